@@ -1,0 +1,70 @@
+package billing
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// Service runs the store's flows over a Store and a Gateway.
+type Service struct {
+	store    Store
+	gateway  Gateway
+	baseURL  string
+	currency string
+	log      *slog.Logger
+}
+
+// Options configure a Service.
+type Options struct {
+	// BaseURL is the public URL of the store, used in Checkout's redirects.
+	BaseURL string
+	// Currency is the lower-case ISO code used for setup sessions.
+	Currency string
+	Logger   *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(store Store, gateway Gateway, opts Options) *Service {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		store:    store,
+		gateway:  gateway,
+		baseURL:  strings.TrimRight(opts.BaseURL, "/"),
+		currency: opts.Currency,
+		log:      log,
+	}
+}
+
+// newIdempotencyKey returns a random key for a Stripe create call.
+func newIdempotencyKey() string {
+	return rand.Text()
+}
+
+var sessionIDPattern = regexp.MustCompile(`^cs_(test|live)_[A-Za-z0-9]{1,250}$`)
+
+// ValidSessionID tells whether id has the shape of a Checkout Session id, so
+// that garbage is turned away before it reaches the database or Stripe.
+func ValidSessionID(id string) bool {
+	return sessionIDPattern.MatchString(id)
+}
+
+// ensureStripeCustomer finds or creates the customer for email, with its
+// Stripe Customer. A returning customer costs no Stripe call.
+func (s *Service) ensureStripeCustomer(ctx context.Context, email string) (Customer, error) {
+	c, err := s.store.CustomerByEmail(ctx, email)
+	if err == nil && c.StripeID != "" {
+		return c, nil
+	}
+	c, err = s.store.EnsureStripeCustomer(ctx, email, s.gateway.CreateCustomer)
+	if err != nil {
+		return Customer{}, fmt.Errorf("ensure stripe customer: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,155 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// StartSetup finds or creates the customer for email and creates a setup-mode
+// Checkout Session for them. It returns the URL of Stripe's hosted page.
+func (s *Service) StartSetup(ctx context.Context, rawEmail string) (string, error) {
+	email, err := NormalizeEmail(rawEmail)
+	if err != nil {
+		return "", err
+	}
+	customer, err := s.ensureStripeCustomer(ctx, email)
+	if err != nil {
+		return "", fmt.Errorf("start setup: %w", err)
+	}
+	session, err := s.gateway.CreateSetupSession(ctx, SetupSessionParams{
+		StripeCustomerID: customer.StripeID,
+		Currency:         s.currency,
+		SuccessURL:       s.baseURL + "/success?session_id={CHECKOUT_SESSION_ID}",
+		CancelURL:        s.baseURL + "/cancel",
+		// A fresh key per click: a retried request (stripe-go retries network
+		// failures) then reuses the same session instead of making another.
+		IdempotencyKey: newIdempotencyKey(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("start setup for customer %d: %w", customer.ID, err)
+	}
+	session.CustomerID = customer.ID
+	session.Mode = ModeSetup
+	session.Status = SessionOpen
+	session.Currency = s.currency
+	if err := s.store.CreateCheckoutSession(ctx, session); err != nil {
+		return "", fmt.Errorf("start setup for customer %d: %w", customer.ID, err)
+	}
+	return session.URL, nil
+}
+
+// SetupResult is the outcome of finalizing a setup session: the saved payment
+// method once the session is complete, or Pending while Stripe is still at it.
+type SetupResult struct {
+	Pending       bool
+	SessionStatus string
+	PaymentMethod PaymentMethod
+}
+
+// FinalizeSetup records the SetupIntent and PaymentMethod of a completed
+// setup session and returns the saved payment method. A session already
+// recorded is answered from the database without calling Stripe; one that is
+// unknown here is ErrNotFound, so that nobody can make us query Stripe for ids
+// that are not ours.
+func (s *Service) FinalizeSetup(ctx context.Context, sessionID string) (SetupResult, error) {
+	if !ValidSessionID(sessionID) {
+		return SetupResult{}, fmt.Errorf("finalize session: malformed id: %w", ErrNotFound)
+	}
+	local, err := s.store.CheckoutSession(ctx, sessionID)
+	if err != nil {
+		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+	}
+	if local.Mode != ModeSetup {
+		return SetupResult{}, fmt.Errorf("finalize session %s: mode %s: %w", sessionID, local.Mode, ErrNotFound)
+	}
+	if local.Status == SessionComplete {
+		return s.savedBySession(ctx, sessionID)
+	}
+
+	remote, err := s.gateway.SetupSession(ctx, sessionID)
+	if err != nil {
+		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+	}
+	if remote.Status != SessionComplete || remote.SetupIntentStatus != SetupIntentSucceeded || remote.PaymentMethod == nil {
+		return SetupResult{Pending: true, SessionStatus: remote.Status}, nil
+	}
+
+	customerID := local.CustomerID
+	if customerID == 0 {
+		customerID, err = s.attachToCustomer(ctx, remote)
+		if err != nil {
+			return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+		}
+	}
+	pm := *remote.PaymentMethod
+	pm.CustomerID = customerID
+	pm.Status = PaymentMethodActive
+	record := SetupRecord{
+		SessionID:  sessionID,
+		CustomerID: customerID,
+		SetupIntent: SetupIntent{
+			ID:              remote.SetupIntentID,
+			CustomerID:      customerID,
+			PaymentMethodID: pm.ID,
+			Status:          remote.SetupIntentStatus,
+		},
+		PaymentMethod: pm,
+	}
+	if err := s.store.RecordSetup(ctx, record); err != nil {
+		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+	}
+	return s.savedBySession(ctx, sessionID)
+}
+
+func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupResult, error) {
+	pm, err := s.store.SessionPaymentMethod(ctx, sessionID)
+	if err != nil {
+		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+	}
+	return SetupResult{SessionStatus: SessionComplete, PaymentMethod: pm}, nil
+}
+
+// attachToCustomer gives the payment method of a session created without a
+// customer one: found or created by the email Checkout collected, because an
+// unattached payment method cannot be charged later.
+func (s *Service) attachToCustomer(ctx context.Context, remote SetupSessionState) (int64, error) {
+	email, err := NormalizeEmail(remote.Email)
+	if err != nil {
+		return 0, fmt.Errorf("session without customer has no usable email: %w", err)
+	}
+	customer, err := s.ensureStripeCustomer(ctx, email)
+	if err != nil {
+		return 0, err
+	}
+	pm := remote.PaymentMethod
+	switch pm.StripeCustomerID {
+	case customer.StripeID:
+		return customer.ID, nil
+	case "":
+		if err := s.gateway.AttachPaymentMethod(ctx, pm.ID, customer.StripeID); err != nil {
+			return 0, fmt.Errorf("attach payment method %s: %w", pm.ID, err)
+		}
+		pm.StripeCustomerID = customer.StripeID
+		return customer.ID, nil
+	default:
+		return 0, fmt.Errorf("payment method %s belongs to another customer (%s): %w", pm.ID, pm.StripeCustomerID, errors.ErrUnsupported)
+	}
+}
+
+// ListPaymentMethods returns a page of saved payment methods, newest first.
+func (s *Service) ListPaymentMethods(ctx context.Context, q ListQuery) ([]SavedPaymentMethod, error) {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 50
+	}
+	list, err := s.store.ListPaymentMethods(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list payment methods: %w", err)
+	}
+	return list, nil
+}
+
+// Ready tells whether the service can reach its database.
+func (s *Service) Ready(ctx context.Context) error {
+	return s.store.Ping(ctx)
+}

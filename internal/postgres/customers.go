@@ -1,0 +1,66 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+const customerColumns = `id, email, coalesce(stripe_customer_id, ''), created_at`
+
+func scanCustomer(row pgx.Row) (billing.Customer, error) {
+	var c billing.Customer
+	err := row.Scan(&c.ID, &c.Email, &c.StripeID, &c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, billing.ErrNotFound
+	}
+	return c, err
+}
+
+// CustomerByEmail returns the customer with this (normalised) email.
+func (db *DB) CustomerByEmail(ctx context.Context, email string) (billing.Customer, error) {
+	c, err := scanCustomer(db.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = $1`, email))
+	if err != nil {
+		return c, fmt.Errorf("customer by email: %w", err)
+	}
+	return c, nil
+}
+
+// EnsureStripeCustomer returns the customer for email with its Stripe
+// Customer, creating either when missing. The row lock held across create is
+// what makes concurrent first clicks produce a single Stripe Customer; the
+// stored idempotency key is what makes a retry after a crash reuse it.
+func (db *DB) EnsureStripeCustomer(ctx context.Context, email string, create func(ctx context.Context, email, idempotencyKey string) (string, error)) (billing.Customer, error) {
+	var c billing.Customer
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO customers (email) VALUES ($1) ON CONFLICT (email) DO NOTHING`, email); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		var key string
+		err := tx.QueryRow(ctx, `SELECT `+customerColumns+`, idempotency_key::text FROM customers WHERE email = $1 FOR UPDATE`, email).
+			Scan(&c.ID, &c.Email, &c.StripeID, &c.CreatedAt, &key)
+		if err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if c.StripeID != "" {
+			return nil
+		}
+		stripeID, err := create(ctx, email, "customer-"+key)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE customers SET stripe_customer_id = $2, updated_at = now() WHERE id = $1`, c.ID, stripeID); err != nil {
+			return fmt.Errorf("link %s: %w", stripeID, err)
+		}
+		c.StripeID = stripeID
+		return nil
+	})
+	if err != nil {
+		return billing.Customer{}, fmt.Errorf("ensure stripe customer: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,93 @@
+// Package postgres implements billing.Store on PostgreSQL with pgx: raw SQL,
+// one file per table group, every write in a transaction.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+// DB is the store's database: a billing.Store on a pgx pool.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ billing.Store = (*DB)(nil)
+
+// Open connects to the database at databaseURL, creating the database first
+// if it does not exist, and checks the connection.
+func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: parse url: %w", err)
+	}
+	if err := createDatabaseIfMissing(ctx, cfg.ConnConfig); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.ConnConfig.Database, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.ConnConfig.Database, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", cfg.ConnConfig.Database, err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() { db.pool.Close() }
+
+// Pool exposes the pool to tests and benchmarks that seed data directly.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+const (
+	codeInvalidCatalogName = "3D000"
+	codeDuplicateDatabase  = "42P04"
+	codeUniqueViolation    = "23505"
+)
+
+// createDatabaseIfMissing makes `make run` work on a fresh machine, where the
+// server exists but the store's database does not yet.
+func createDatabaseIfMissing(ctx context.Context, cfg *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != codeInvalidCatalogName {
+		return err
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err = pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to create database: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
+	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == codeDuplicateDatabase) {
+		return fmt.Errorf("create database: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committed when fn returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, fn)
+}

@@ -1,0 +1,261 @@
+// Package stripeapi implements billing.Gateway on stripe-go's client.API.
+package stripeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+// Operation names, as counted by Calls.
+const (
+	OpCreateCustomer      = "customers.create"
+	OpCreateSession       = "checkout.sessions.create"
+	OpRetrieveSession     = "checkout.sessions.retrieve"
+	OpAttachPaymentMethod = "payment_methods.attach"
+)
+
+// Gateway is billing.Gateway over Stripe's API. It counts the calls it makes
+// per operation, which tests use to hold the store to its call budget.
+type Gateway struct {
+	api *client.API
+
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+var _ billing.Gateway = (*Gateway)(nil)
+
+// Config configures a Gateway.
+type Config struct {
+	SecretKey string
+	// APIBase overrides Stripe's API URL (stripe-mock, the emulator).
+	APIBase string
+	// HTTPClient defaults to one with a 30 second timeout.
+	HTTPClient *http.Client
+	// MaxNetworkRetries is how often stripe-go retries a failed request
+	// (with the same idempotency key); nil keeps stripe-go's default.
+	MaxNetworkRetries *int64
+	Logger            *slog.Logger
+}
+
+// New returns a Gateway.
+func New(cfg Config) *Gateway {
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	backendConfig := &stripe.BackendConfig{
+		HTTPClient:        httpClient,
+		LeveledLogger:     leveledLogger{log: cfg.Logger},
+		MaxNetworkRetries: cfg.MaxNetworkRetries,
+	}
+	if cfg.APIBase != "" {
+		backendConfig.URL = stripe.String(cfg.APIBase)
+	}
+	backend := stripe.GetBackendWithConfig(stripe.APIBackend, backendConfig)
+	return &Gateway{
+		api:   client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
+		calls: map[string]int{},
+	}
+}
+
+func (g *Gateway) count(op string) {
+	g.mu.Lock()
+	g.calls[op]++
+	g.mu.Unlock()
+}
+
+// Calls returns how many calls were made per operation.
+func (g *Gateway) Calls() map[string]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]int, len(g.calls))
+	for op, n := range g.calls {
+		out[op] = n
+	}
+	return out
+}
+
+// TotalCalls returns how many calls were made in all.
+func (g *Gateway) TotalCalls() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	total := 0
+	for _, n := range g.calls {
+		total += n
+	}
+	return total
+}
+
+// Operations returns the names of the operations called so far, sorted.
+func (g *Gateway) Operations() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ops := make([]string, 0, len(g.calls))
+	for op := range g.calls {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+// CreateCustomer creates a Stripe Customer for email.
+func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey string) (string, error) {
+	g.count(OpCreateCustomer)
+	params := &stripe.CustomerParams{Email: stripe.String(email)}
+	params.Context = ctx
+	params.SetIdempotencyKey(idempotencyKey)
+	c, err := g.api.Customers.New(params)
+	if err != nil {
+		return "", gatewayError(OpCreateCustomer, err)
+	}
+	return c.ID, nil
+}
+
+// CreateSetupSession creates a Checkout Session in setup mode.
+func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSessionParams) (billing.CheckoutSession, error) {
+	g.count(OpCreateSession)
+	params := &stripe.CheckoutSessionParams{
+		Mode:       stripe.String(string(stripe.CheckoutSessionModeSetup)),
+		Currency:   stripe.String(p.Currency),
+		SuccessURL: stripe.String(p.SuccessURL),
+		CancelURL:  stripe.String(p.CancelURL),
+	}
+	if p.StripeCustomerID != "" {
+		params.Customer = stripe.String(p.StripeCustomerID)
+	}
+	params.Context = ctx
+	if p.IdempotencyKey != "" {
+		params.SetIdempotencyKey(p.IdempotencyKey)
+	}
+	s, err := g.api.CheckoutSessions.New(params)
+	if err != nil {
+		return billing.CheckoutSession{}, gatewayError(OpCreateSession, err)
+	}
+	return billing.CheckoutSession{
+		ID:       s.ID,
+		Mode:     string(s.Mode),
+		Status:   string(s.Status),
+		Currency: string(s.Currency),
+		URL:      s.URL,
+	}, nil
+}
+
+// SetupSession retrieves a setup session with its SetupIntent and
+// PaymentMethod expanded: one call where two would otherwise be needed.
+func (g *Gateway) SetupSession(ctx context.Context, id string) (billing.SetupSessionState, error) {
+	g.count(OpRetrieveSession)
+	params := &stripe.CheckoutSessionParams{}
+	params.Context = ctx
+	params.AddExpand("setup_intent.payment_method")
+	s, err := g.api.CheckoutSessions.Get(id, params)
+	if err != nil {
+		return billing.SetupSessionState{}, gatewayError(OpRetrieveSession, err)
+	}
+	state := billing.SetupSessionState{
+		ID:     s.ID,
+		Mode:   string(s.Mode),
+		Status: string(s.Status),
+	}
+	if s.Customer != nil {
+		state.StripeCustomerID = s.Customer.ID
+	}
+	switch {
+	case s.CustomerDetails != nil && s.CustomerDetails.Email != "":
+		state.Email = s.CustomerDetails.Email
+	case s.CustomerEmail != "":
+		state.Email = s.CustomerEmail
+	}
+	if si := s.SetupIntent; si != nil {
+		state.SetupIntentID = si.ID
+		state.SetupIntentStatus = string(si.Status)
+		if si.PaymentMethod != nil && si.PaymentMethod.ID != "" {
+			pm := paymentMethod(si.PaymentMethod)
+			state.PaymentMethod = &pm
+		}
+	}
+	return state, nil
+}
+
+// AttachPaymentMethod attaches a payment method to a Stripe Customer.
+func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stripeCustomerID string) error {
+	g.count(OpAttachPaymentMethod)
+	params := &stripe.PaymentMethodAttachParams{Customer: stripe.String(stripeCustomerID)}
+	params.Context = ctx
+	if _, err := g.api.PaymentMethods.Attach(paymentMethodID, params); err != nil {
+		return gatewayError(OpAttachPaymentMethod, err)
+	}
+	return nil
+}
+
+func paymentMethod(pm *stripe.PaymentMethod) billing.PaymentMethod {
+	out := billing.PaymentMethod{
+		ID:        pm.ID,
+		Type:      string(pm.Type),
+		CreatedAt: time.Unix(pm.Created, 0).UTC(),
+	}
+	if pm.Customer != nil {
+		out.StripeCustomerID = pm.Customer.ID
+	}
+	if card := pm.Card; card != nil {
+		out.Brand = string(card.Brand)
+		out.Last4 = card.Last4
+		out.ExpMonth = int(card.ExpMonth)
+		out.ExpYear = int(card.ExpYear)
+		out.Fingerprint = card.Fingerprint
+	}
+	return out
+}
+
+// gatewayError turns stripe-go's error into billing's, keeping what support
+// needs to trace the call (Stripe's request id) and what the flows branch on.
+func gatewayError(op string, err error) error {
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		return &billing.GatewayError{Op: op, Message: err.Error(), Err: err}
+	}
+	return &billing.GatewayError{
+		Op:          op,
+		HTTPStatus:  se.HTTPStatusCode,
+		Type:        string(se.Type),
+		Code:        string(se.Code),
+		DeclineCode: string(se.DeclineCode),
+		Message:     se.Msg,
+		RequestID:   se.RequestID,
+		Err:         err,
+	}
+}
+
+// leveledLogger routes stripe-go's logging into slog, keeping its chatter at debug level.
+type leveledLogger struct{ log *slog.Logger }
+
+func (l leveledLogger) logger() *slog.Logger {
+	if l.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.log
+}
+
+func (l leveledLogger) Debugf(format string, v ...any) {
+	l.logger().Debug(fmt.Sprintf(format, v...), "component", "stripe-go")
+}
+func (l leveledLogger) Infof(format string, v ...any) {
+	l.logger().Debug(fmt.Sprintf(format, v...), "component", "stripe-go")
+}
+func (l leveledLogger) Warnf(format string, v ...any) {
+	l.logger().Warn(fmt.Sprintf(format, v...), "component", "stripe-go")
+}
+func (l leveledLogger) Errorf(format string, v ...any) {
+	l.logger().Debug(fmt.Sprintf(format, v...), "component", "stripe-go")
+}

@@ -1,0 +1,116 @@
+// Package web is the store's HTTP interface: chi routes, one file per page or
+// action, rendering, error pages and middleware.
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+// Options configure the HTTP server.
+type Options struct {
+	Service       *billing.Service
+	AdminPassword string
+	// LocalMode shows the "test mode, local emulator" banner on every page.
+	LocalMode bool
+	// Assets holds templates/*.html and static/*.
+	Assets fs.FS
+	Logger *slog.Logger
+}
+
+// Server holds what the handlers need.
+type Server struct {
+	svc           *billing.Service
+	adminPassword string
+	localMode     bool
+	pages         map[string]*template.Template
+	static        fs.FS
+	log           *slog.Logger
+}
+
+// pageNames are the templates rendered inside the layout; all are parsed at
+// start so a missing or broken one stops the server before it serves.
+var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "admin"}
+
+// NewServer parses the templates and returns a Server.
+func NewServer(opts Options) (*Server, error) {
+	if opts.Service == nil || opts.Assets == nil {
+		return nil, errors.New("web: Service and Assets are required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	static, err := fs.Sub(opts.Assets, "static")
+	if err != nil {
+		return nil, fmt.Errorf("web: static files: %w", err)
+	}
+	s := &Server{
+		svc:           opts.Service,
+		adminPassword: opts.AdminPassword,
+		localMode:     opts.LocalMode,
+		pages:         map[string]*template.Template{},
+		static:        static,
+		log:           log,
+	}
+	funcs := template.FuncMap{"brandName": brandName}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return s, nil
+}
+
+// page is what every template receives: the layout's fields and the page's own Data.
+type page struct {
+	LocalMode bool
+	Data      any
+}
+
+// render executes a page into a buffer first, so that a template error is a
+// clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("render: no template %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", page{LocalMode: s.localMode, Data: data}); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	if err != nil {
+		s.log.Debug("write response", "err", err, "request_id", middleware.GetReqID(r.Context()))
+	}
+	return nil
+}
+
+var brandNames = map[string]string{
+	"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover",
+	"jcb": "JCB", "diners": "Diners Club", "unionpay": "UnionPay", "cartes_bancaires": "Cartes Bancaires",
+}
+
+// brandName is how a card brand is shown to people.
+func brandName(brand, pmType string) string {
+	if name, ok := brandNames[brand]; ok {
+		return name
+	}
+	if brand != "" {
+		return brand
+	}
+	return pmType
+}
