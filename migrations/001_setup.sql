@@ -4,9 +4,6 @@ CREATE TABLE customers (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     email              text NOT NULL CHECK (email <> '' AND email = lower(email) AND length(email) <= 254),
     stripe_customer_id text UNIQUE CHECK (stripe_customer_id ~ '^cus_[A-Za-z0-9]+$'),
-    -- Sent with the Customer create call; stored first so that a retry after a
-    -- crash gets the Customer Stripe already made instead of a second one.
-    idempotency_key    uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );

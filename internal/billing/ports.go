@@ -11,9 +11,9 @@ type Store interface {
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
 	// EnsureStripeCustomer returns the customer with this email, creating the
 	// row if needed and, when it has no Stripe Customer yet, calling create
-	// with the customer's stored idempotency key while holding a lock on the
-	// row, so that concurrent callers make one Stripe Customer. create must
-	// not use the Store.
+	// with CustomerIdempotencyKey(email) while holding a lock on the row, so
+	// that concurrent callers make one Stripe Customer. If create fails,
+	// nothing is written. create must not use the Store.
 	EnsureStripeCustomer(ctx context.Context, email string, create func(ctx context.Context, email, idempotencyKey string) (string, error)) (Customer, error)
 	// CreateCheckoutSession records a session Stripe created.
 	CreateCheckoutSession(ctx context.Context, s CheckoutSession) error

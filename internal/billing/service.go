@@ -3,6 +3,8 @@ package billing
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -40,6 +42,15 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 		currency: opts.Currency,
 		log:      log,
 	}
+}
+
+// CustomerIdempotencyKey is the idempotency key of the Stripe Customer create
+// call for email. It is derived rather than random so that it needs no storing
+// before the call: a retry after a crash or a lost response sends the same key
+// and gets the Customer Stripe already made (Stripe keeps keys for 24 hours).
+func CustomerIdempotencyKey(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return "customer-" + hex.EncodeToString(sum[:16])
 }
 
 // newIdempotencyKey returns a random key for a Stripe create call.

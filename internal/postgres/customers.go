@@ -31,25 +31,25 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (billing.Custom
 }
 
 // EnsureStripeCustomer returns the customer for email with its Stripe
-// Customer, creating either when missing. The row lock held across create is
-// what makes concurrent first clicks produce a single Stripe Customer; the
-// stored idempotency key is what makes a retry after a crash reuse it.
+// Customer, creating either when missing, in one transaction: a failed Stripe
+// call leaves no row behind. The row lock held across create is what makes
+// concurrent first clicks produce a single Stripe Customer.
 func (db *DB) EnsureStripeCustomer(ctx context.Context, email string, create func(ctx context.Context, email, idempotencyKey string) (string, error)) (billing.Customer, error) {
 	var c billing.Customer
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// A concurrent insert of the same email waits here for the first to commit.
 		if _, err := tx.Exec(ctx, `INSERT INTO customers (email) VALUES ($1) ON CONFLICT (email) DO NOTHING`, email); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
-		var key string
-		err := tx.QueryRow(ctx, `SELECT `+customerColumns+`, idempotency_key::text FROM customers WHERE email = $1 FOR UPDATE`, email).
-			Scan(&c.ID, &c.Email, &c.StripeID, &c.CreatedAt, &key)
+		c2, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = $1 FOR UPDATE`, email))
 		if err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
+		c = c2
 		if c.StripeID != "" {
 			return nil
 		}
-		stripeID, err := create(ctx, email, "customer-"+key)
+		stripeID, err := create(ctx, email, billing.CustomerIdempotencyKey(email))
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,36 @@
+# The front door: `make run` serves the store, `make test` checks it.
+GO        ?= go
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+STRIPE_MOCK_VERSION := v0.203.0
+
+.PHONY: run build test bench lint migrate tools
+
+## run: serve the store on http://localhost:4242 (local emulator unless STRIPE_SECRET_KEY is set)
+run:
+	$(GO) run ./cmd/storefront serve
+
+## build: compile bin/storefront
+build:
+	$(GO) build -o bin/storefront ./cmd/storefront
+
+## test: every test, against real PostgreSQL, stripe-mock and the emulator
+test: tools
+	$(GO) test -race -count=1 ./...
+
+## bench: the benchmarks recorded in BENCHMARKS.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## migrate: apply database migrations and exit
+migrate:
+	$(GO) run ./cmd/storefront migrate
+
+## tools: install stripe-mock, which the contract tests run
+tools:
+	@command -v stripe-mock >/dev/null 2>&1 || $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)

@@ -1,0 +1,87 @@
+package billing
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeEmail(t *testing.T) {
+	cases := map[string]struct {
+		in, want string
+		ok       bool
+	}{
+		"plain":              {"ann@example.com", "ann@example.com", true},
+		"upper case":         {"Ann@Example.COM", "ann@example.com", true},
+		"surrounding spaces": {"  ann@example.com\t", "ann@example.com", true},
+		"plus tag":           {"ann+shop@example.co.uk", "ann+shop@example.co.uk", true},
+		"empty":              {"", "", false},
+		"spaces only":        {"   ", "", false},
+		"no at":              {"ann.example.com", "", false},
+		"no domain dot":      {"ann@localhost", "", false},
+		"display name":       {"Ann <ann@example.com>", "", false},
+		"two ats":            {"a@b@example.com", "", false},
+		"trailing dot":       {"ann@example.com.", "", false},
+		"double dot domain":  {"ann@example..com", "", false},
+		"too long":           {strings.Repeat("a", 250) + "@example.com", "", false},
+		"newline injection":  {"ann@example.com\nBcc: x@example.com", "", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := NormalizeEmail(tc.in)
+			if tc.ok {
+				if err != nil || got != tc.want {
+					t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+				}
+				return
+			}
+			var invalid *InvalidError
+			if !errors.As(err, &invalid) || invalid.Field != "email" || invalid.Message == "" {
+				t.Errorf("NormalizeEmail(%q) = %q, %v; want an InvalidError for email", tc.in, got, err)
+			}
+		})
+	}
+}
+
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"ann@example.com", "A@B.CO", "", "<a@b.c>", "a@b", "\"q\"@example.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := NormalizeEmail(in)
+		if err != nil {
+			return
+		}
+		if got != strings.ToLower(got) || len(got) > maxEmailLength || !strings.Contains(got, "@") {
+			t.Errorf("NormalizeEmail(%q) = %q: not a normalised address", in, got)
+		}
+		again, err := NormalizeEmail(got)
+		if err != nil || again != got {
+			t.Errorf("not idempotent: %q -> %q -> %q, %v", in, got, again, err)
+		}
+	})
+}
+
+func TestValidSessionID(t *testing.T) {
+	cases := map[string]bool{
+		"cs_test_a1B2c3":                      true,
+		"cs_live_a1B2c3":                      true,
+		"":                                    false,
+		"cs_test_":                            false,
+		"pi_123":                              false,
+		"cs_test_abc'; DROP TABLE x":          false,
+		"cs_test_" + strings.Repeat("a", 251): false,
+	}
+	for id, want := range cases {
+		if got := ValidSessionID(id); got != want {
+			t.Errorf("ValidSessionID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestCustomerIdempotencyKeyIsStablePerEmail(t *testing.T) {
+	a, b := CustomerIdempotencyKey("ann@example.com"), CustomerIdempotencyKey("ann@example.com")
+	if a != b || a == CustomerIdempotencyKey("bo@example.com") || len(a) > 255 {
+		t.Errorf("keys %q %q: want equal for one email, different across emails, at most 255 chars", a, b)
+	}
+}

@@ -1,0 +1,278 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/migrations"
+)
+
+func count(t *testing.T, db *postgres.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.Pool().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestMigrateIsIdempotentUnderConcurrency(t *testing.T) {
+	db := pg.NewDB(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Go(func() {
+			applied, err := db.Migrate(context.Background(), migrations.FS)
+			if err == nil && len(applied) != 0 {
+				err = fmt.Errorf("applied %v to a migrated database", applied)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestEnsureStripeCustomerCreatesOneUnderConcurrency(t *testing.T) {
+	db := pg.NewDB(t)
+	var calls atomic.Int32
+	create := func(ctx context.Context, email, key string) (string, error) {
+		calls.Add(1)
+		time.Sleep(20 * time.Millisecond) // widen the race window
+		return "cus_Concurrent1", nil
+	}
+	var wg sync.WaitGroup
+	ids := make(chan string, 20)
+	for range 20 {
+		wg.Go(func() {
+			c, err := db.EnsureStripeCustomer(context.Background(), "ann@example.com", create)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- c.StripeID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	if got := calls.Load(); got != 1 {
+		t.Errorf("Stripe create called %d times, want 1", got)
+	}
+	for id := range ids {
+		if id != "cus_Concurrent1" {
+			t.Errorf("customer got Stripe id %q", id)
+		}
+	}
+	if n := count(t, db, "customers"); n != 1 {
+		t.Errorf("%d customers, want 1", n)
+	}
+}
+
+func TestEnsureStripeCustomerLeavesNothingWhenStripeFails(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	var keys []string
+	failing := func(ctx context.Context, email, key string) (string, error) {
+		keys = append(keys, key)
+		return "", errors.New("network down")
+	}
+	if _, err := db.EnsureStripeCustomer(ctx, "bo@example.com", failing); err == nil {
+		t.Fatal("want the create error")
+	}
+	if n := count(t, db, "customers"); n != 0 {
+		t.Errorf("%d customers left after a failed create, want 0", n)
+	}
+	c, err := db.EnsureStripeCustomer(ctx, "bo@example.com", func(ctx context.Context, email, key string) (string, error) {
+		keys = append(keys, key)
+		return "cus_Retry1", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0] != keys[1] || keys[0] != billing.CustomerIdempotencyKey("bo@example.com") {
+		t.Errorf("idempotency keys across the retry: %q, want CustomerIdempotencyKey twice", keys)
+	}
+	if c.StripeID != "cus_Retry1" {
+		t.Errorf("StripeID = %q", c.StripeID)
+	}
+}
+
+func seedSession(t *testing.T, db *postgres.DB, email, sessionID string) billing.Customer {
+	t.Helper()
+	ctx := context.Background()
+	c, err := db.EnsureStripeCustomer(ctx, email, func(context.Context, string, string) (string, error) {
+		return "cus_" + sessionID[len(sessionID)-6:], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.CreateCheckoutSession(ctx, billing.CheckoutSession{ID: sessionID, CustomerID: c.ID, Mode: billing.ModeSetup, Status: billing.SessionOpen, Currency: "usd", URL: "https://checkout.example/" + sessionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func setupRecord(c billing.Customer, sessionID string) billing.SetupRecord {
+	return billing.SetupRecord{
+		SessionID:  sessionID,
+		CustomerID: c.ID,
+		SetupIntent: billing.SetupIntent{
+			ID: "seti_123", CustomerID: c.ID, PaymentMethodID: "pm_123", Status: billing.SetupIntentSucceeded,
+		},
+		PaymentMethod: billing.PaymentMethod{
+			ID: "pm_123", CustomerID: c.ID, Type: "card", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2034,
+			Fingerprint: "fp123", Status: billing.PaymentMethodActive, CreatedAt: time.Unix(1700000000, 0),
+		},
+	}
+}
+
+func TestRecordSetupIsIdempotentUnderConcurrency(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	c := seedSession(t, db, "cy@example.com", "cs_test_abc123")
+	record := setupRecord(c, "cs_test_abc123")
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if err := db.RecordSetup(ctx, record); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for table, want := range map[string]int{"payment_methods": 1, "setup_intents": 1, "checkout_sessions": 1} {
+		if n := count(t, db, table); n != want {
+			t.Errorf("%s: %d rows, want %d", table, n, want)
+		}
+	}
+	pm, err := db.SessionPaymentMethod(ctx, "cs_test_abc123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.ID != "pm_123" || pm.Last4 != "4242" || pm.Brand != "visa" || pm.ExpMonth != 12 || pm.ExpYear != 2034 || pm.CustomerID != c.ID || pm.Status != billing.PaymentMethodActive {
+		t.Errorf("payment method = %+v", pm)
+	}
+	s, err := db.CheckoutSession(ctx, "cs_test_abc123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != billing.SessionComplete || s.SetupIntentID != "seti_123" || s.CompletedAt.IsZero() {
+		t.Errorf("session = %+v", s)
+	}
+}
+
+func TestRecordSetupRollsBackAsAWhole(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	c := seedSession(t, db, "di@example.com", "cs_test_rollback")
+	record := setupRecord(c, "cs_test_rollback")
+	record.SetupIntent.Status = "not-a-status" // the CHECK constraint rejects it after the payment method is written
+	if err := db.RecordSetup(ctx, record); err == nil {
+		t.Fatal("want a constraint error")
+	}
+	if n := count(t, db, "payment_methods"); n != 0 {
+		t.Errorf("%d payment methods left behind by a failed transaction", n)
+	}
+	s, err := db.CheckoutSession(ctx, "cs_test_rollback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != billing.SessionOpen {
+		t.Errorf("session status %q after a failed record", s.Status)
+	}
+}
+
+func TestConstraintsRejectInconsistentRows(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	cases := map[string]string{
+		"upper-case email":             `INSERT INTO customers (email) VALUES ('Ann@Example.com')`,
+		"duplicate email":              `INSERT INTO customers (email) VALUES ('x@example.com'), ('x@example.com')`,
+		"card without last4":           `INSERT INTO payment_methods (id, type, brand, exp_month, exp_year, status, customer_id, stripe_created_at) VALUES ('pm_1', 'card', 'visa', 1, 2030, 'detached', NULL, now())`,
+		"active without customer":      `INSERT INTO payment_methods (id, type, status, stripe_created_at) VALUES ('pm_2', 'sepa_debit', 'active', now())`,
+		"bad expiry month":             `INSERT INTO payment_methods (id, type, brand, last4, exp_month, exp_year, status, stripe_created_at) VALUES ('pm_3', 'card', 'visa', '4242', 13, 2030, 'detached', now())`,
+		"complete session, no intent":  `INSERT INTO checkout_sessions (id, mode, status, currency, completed_at) VALUES ('cs_test_1', 'setup', 'complete', 'usd', now())`,
+		"open session with completion": `INSERT INTO checkout_sessions (id, mode, status, currency, completed_at) VALUES ('cs_test_2', 'setup', 'open', 'usd', now())`,
+		"malformed session id":         `INSERT INTO checkout_sessions (id, mode, currency) VALUES ('x', 'setup', 'usd')`,
+	}
+	for name, sql := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := db.Pool().Exec(ctx, sql); err == nil {
+				t.Errorf("accepted: %s", sql)
+			}
+		})
+	}
+}
+
+func TestListPaymentMethodsPagesNewestFirst(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	c := seedSession(t, db, "ed@example.com", "cs_test_list01")
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		_, err := db.Pool().Exec(ctx, `INSERT INTO payment_methods (id, customer_id, type, brand, last4, exp_month, exp_year, status, stripe_created_at, saved_at)
+			VALUES ($1, $2, 'card', 'visa', '4242', 1, 2030, 'active', now(), $3)`,
+			fmt.Sprintf("pm_%d", i), c.ID, base.Add(time.Duration(i%3)*time.Hour)) // ties on saved_at
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	q := billing.ListQuery{Limit: 2}
+	for {
+		page, err := db.ListPaymentMethods(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pm := range page {
+			seen = append(seen, pm.ID)
+			if pm.CustomerEmail != "ed@example.com" {
+				t.Errorf("email %q", pm.CustomerEmail)
+			}
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		q.Before, q.BeforeID = page[len(page)-1].SavedAt, page[len(page)-1].ID
+	}
+	want := []string{"pm_2", "pm_4", "pm_1", "pm_3", "pm_0"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("order %v, want %v", seen, want)
+	}
+}
+
+func TestOpenCreatesMissingDatabase(t *testing.T) {
+	existing, url := pg.NewDBWithURL(t)
+	ctx := context.Background()
+	base, query, _ := strings.Cut(url, "?")
+	name := base[strings.LastIndex(base, "/")+1:] + "_fresh"
+	t.Cleanup(func() {
+		existing.Pool().Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") //nolint:errcheck
+	})
+	db, err := postgres.Open(ctx, base[:strings.LastIndex(base, "/")+1]+name+"?"+query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var current string
+	if err := db.Pool().QueryRow(ctx, "SELECT current_database()").Scan(&current); err != nil {
+		t.Fatal(err)
+	}
+	if current != name {
+		t.Errorf("connected to %q, want %q", current, name)
+	}
+}
