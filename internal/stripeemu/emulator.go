@@ -1,0 +1,282 @@
+// Package stripeemu is a local, in-memory emulator of the part of Stripe's API
+// that a "save a card with Checkout in setup mode, charge it later off-session"
+// store uses: customers, checkout sessions (setup and payment mode) with their
+// hosted page, setup intents, payment methods, payment intents and events, with
+// signed webhook deliveries. It lets the store and its tests run with no network
+// and no Stripe keys. Responses are stripe-go v76 types marshalled to JSON, so
+// stripe-go parses them exactly as it parses Stripe's.
+//
+// Routes: the API under /v1/ (Bearer sk_test_... or sk_live_..., form-encoded
+// params with bracketed keys, expand[], Idempotency-Key, Stripe-shaped errors)
+// and the hosted Checkout page at GET/POST /c/pay/{session id}; session.url is
+// PublicURL + "/c/pay/" + id. The page posts to its own URL, so the handler
+// also works mounted under a prefix with http.StripPrefix.
+//
+// Behaviour worth knowing:
+//   - Test cards follow DESIGN.md's table; any other Luhn-valid number
+//     behaves like 4242 4242 4242 4242.
+//   - A session's SetupIntent or PaymentIntent is created at the first card
+//     attempt (Stripe creates payment intents lazily too), so setup_intent is
+//     null on a session nobody has tried to pay yet.
+//   - Sessions expire lazily: when read after expires_at, they turn expired and
+//     emit checkout.session.expired then.
+//   - Each event is delivered by its own goroutine, so deliveries are not
+//     ordered, as on Stripe.
+//
+// Typical test use:
+//
+//	emu := stripeemu.New(stripeemu.Options{WebhookURL: hookURL, WebhookSecret: "whsec_x"})
+//	srv := httptest.NewServer(emu.Handler())
+//	emu.SetPublicURL(srv.URL)
+//	defer srv.Close()
+//	defer emu.Close()
+package stripeemu
+
+import (
+	"context"
+	"crypto/rand"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+)
+
+// Options configures an Emulator. The zero value works: no webhook delivery,
+// session URLs relative until SetPublicURL is called.
+type Options struct {
+	// PublicURL is the base URL at which the emulator is reachable, e.g.
+	// "http://127.0.0.1:12111"; session.url is PublicURL + "/c/pay/" + id. It can
+	// be set later with SetPublicURL once a listener's address is known.
+	PublicURL string
+	// WebhookURL is where events are POSTed; empty means no delivery.
+	WebhookURL string
+	// WebhookSecret ("whsec_...") signs deliveries as Stripe does.
+	WebhookSecret string
+	// RetryBase is the first retry delay (default 1s), doubled per attempt and
+	// capped at RetryMax (default 1 minute).
+	RetryBase time.Duration
+	// RetryMax caps the delay between delivery attempts.
+	RetryMax time.Duration
+	// MaxAttempts is how many times one event is tried (default 8).
+	MaxAttempts int
+	// DeliveryTimeout bounds one delivery attempt (default 10s).
+	DeliveryTimeout time.Duration
+	// MaxConcurrentDeliveries bounds simultaneous webhook requests (default 16).
+	MaxConcurrentDeliveries int
+	// Logger receives the emulator's logs; default discards them.
+	Logger *slog.Logger
+	// HTTPClient sends deliveries; default is a client with DeliveryTimeout.
+	HTTPClient *http.Client
+	// MerchantName is shown on the hosted checkout page (default "Storefront").
+	MerchantName string
+	// Now is the clock (default time.Now); tests move it to expire sessions.
+	Now func() time.Time
+}
+
+// Emulator is one emulated Stripe account. All state lives in it; it is safe for
+// concurrent use.
+type Emulator struct {
+	opts   Options
+	log    *slog.Logger
+	client *http.Client
+	pages  *template.Template
+
+	mu             sync.Mutex
+	publicURL      string
+	webhookURL     string
+	closed         bool
+	customers      map[string]*stripe.Customer
+	customerIDs    []string // creation order, for lists
+	sessions       map[string]*session
+	sessionIDs     []string
+	setupIntents   map[string]*stripe.SetupIntent
+	paymentMethods map[string]*paymentMethod
+	pmIDs          []string
+	paymentIntents map[string]*stripe.PaymentIntent
+	piIDs          []string
+	charges        map[string]*stripe.Charge
+	events         map[string]*stripe.Event
+	eventIDs       []string
+	pendingAuths   map[string]*pendingAuth
+
+	idemMu    sync.Mutex
+	idem      map[string]*idemEntry
+	idemSwept time.Time
+
+	dmu        sync.Mutex
+	deliveries []Delivery
+
+	ctx    context.Context // canceled by Close to stop deliveries
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sem    chan struct{}
+}
+
+// session is a checkout session plus what Stripe keeps about it but does not
+// show on the object (the data for the intent it will create).
+type session struct {
+	s                *stripe.CheckoutSession
+	setupFutureUsage string
+	piMetadata       map[string]string
+	piDescription    string
+	siMetadata       map[string]string
+}
+
+// paymentMethod is a card payment method with the issuer behaviour of the card
+// number it was made from (the number itself is not kept).
+type paymentMethod struct {
+	pm       *stripe.PaymentMethod
+	behavior cardBehavior
+	// detached: Stripe refuses to attach a detached payment method again.
+	detached bool
+}
+
+// New returns an Emulator configured by opts, with defaults filled in.
+func New(opts Options) *Emulator {
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = time.Minute
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 8
+	}
+	if opts.DeliveryTimeout <= 0 {
+		opts.DeliveryTimeout = 10 * time.Second
+	}
+	if opts.MaxConcurrentDeliveries <= 0 {
+		opts.MaxConcurrentDeliveries = 16
+	}
+	if opts.MerchantName == "" {
+		opts.MerchantName = "Storefront"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: opts.DeliveryTimeout}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Emulator{
+		opts:           opts,
+		log:            logger,
+		client:         client,
+		pages:          parsePages(),
+		publicURL:      strings.TrimRight(opts.PublicURL, "/"),
+		webhookURL:     opts.WebhookURL,
+		customers:      map[string]*stripe.Customer{},
+		sessions:       map[string]*session{},
+		setupIntents:   map[string]*stripe.SetupIntent{},
+		paymentMethods: map[string]*paymentMethod{},
+		paymentIntents: map[string]*stripe.PaymentIntent{},
+		charges:        map[string]*stripe.Charge{},
+		events:         map[string]*stripe.Event{},
+		pendingAuths:   map[string]*pendingAuth{},
+		idem:           map[string]*idemEntry{},
+		ctx:            ctx,
+		cancel:         cancel,
+		sem:            make(chan struct{}, opts.MaxConcurrentDeliveries),
+	}
+}
+
+// SetPublicURL sets the base URL used for session.url, for when the listener's
+// address is only known after New (httptest.NewServer(e.Handler())). Sessions
+// created earlier keep their URL.
+func (e *Emulator) SetPublicURL(u string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.publicURL = strings.TrimRight(u, "/")
+}
+
+// SetWebhookEndpoint changes where events are delivered from now on, including
+// retries of earlier events; "" stops delivery.
+func (e *Emulator) SetWebhookEndpoint(url string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.webhookURL = url
+}
+
+// Close stops webhook deliveries (pending retries are abandoned) and waits for
+// the delivery goroutines to return. The API keeps answering after Close.
+func (e *Emulator) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.cancel()
+	e.wg.Wait()
+}
+
+// Handler serves the API under /v1/ and the hosted checkout page under /c/pay/.
+func (e *Emulator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, h route) { mux.Handle(pattern, e.api(h)) }
+
+	api("POST /v1/customers", e.createCustomer)
+	api("GET /v1/customers", e.listCustomers)
+	api("GET /v1/customers/{id}", e.getCustomer)
+	api("POST /v1/customers/{id}", e.updateCustomer)
+	api("DELETE /v1/customers/{id}", e.deleteCustomer)
+	api("GET /v1/customers/{id}/payment_methods", e.listCustomerPaymentMethods)
+
+	api("POST /v1/checkout/sessions", e.createSession)
+	api("GET /v1/checkout/sessions", e.listSessions)
+	api("GET /v1/checkout/sessions/{id}", e.getSession)
+	api("POST /v1/checkout/sessions/{id}/expire", e.expireSession)
+
+	api("GET /v1/setup_intents/{id}", e.getSetupIntent)
+
+	api("GET /v1/payment_methods", e.listPaymentMethods)
+	api("GET /v1/payment_methods/{id}", e.getPaymentMethod)
+	api("POST /v1/payment_methods/{id}", e.updatePaymentMethod)
+	api("POST /v1/payment_methods/{id}/attach", e.attachPaymentMethod)
+	api("POST /v1/payment_methods/{id}/detach", e.detachPaymentMethod)
+
+	api("POST /v1/payment_intents", e.createPaymentIntent)
+	api("GET /v1/payment_intents", e.listPaymentIntents)
+	api("GET /v1/payment_intents/{id}", e.getPaymentIntent)
+	api("POST /v1/payment_intents/{id}/confirm", e.confirmPaymentIntent)
+	api("POST /v1/payment_intents/{id}/cancel", e.cancelPaymentIntent)
+
+	api("GET /v1/charges/{id}", e.getCharge)
+
+	api("GET /v1/events", e.listEvents)
+	api("GET /v1/events/{id}", e.getEvent)
+
+	// Everything else under /v1/ gets Stripe's "Unrecognized request URL".
+	api("/v1/", e.unknownRoute)
+
+	mux.HandleFunc("GET /c/pay/{id}", e.hostedPage)
+	mux.HandleFunc("POST /c/pay/{id}", e.hostedSubmit)
+	mux.HandleFunc("GET /{$}", e.indexPage)
+	return mux
+}
+
+func (e *Emulator) now() time.Time { return e.opts.Now() }
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// newID returns prefix plus 24 random alphanumerics, like Stripe's ids.
+func newID(prefix string) string {
+	return prefix + randomString(24)
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	// crypto/rand.Read never returns an error (Go 1.24+).
+	_, _ = rand.Read(b)
+	for i := range b {
+		// 256 % 62 bias is irrelevant for ids that only need to be unique.
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}

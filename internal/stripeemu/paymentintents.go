@@ -1,0 +1,517 @@
+package stripeemu
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/stripe/stripe-go/v76"
+)
+
+// zeroDecimal lists currencies whose amounts are whole units (Stripe's list).
+func zeroDecimal(currency string) bool {
+	switch currency {
+	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
+		return true
+	}
+	return false
+}
+
+// minimumAmount is Stripe's minimum charge, in the currency's smallest unit.
+func minimumAmount(currency string) int64 {
+	switch currency {
+	case "gbp":
+		return 30
+	case "jpy":
+		return 50
+	case "huf":
+		return 17500
+	case "mxn", "hkd":
+		return 1000
+	case "czk":
+		return 1500
+	case "dkk", "nok", "sek":
+		return 300
+	case "aed", "pln", "ron", "myr":
+		return 200
+	case "bgn":
+		return 100
+	}
+	if zeroDecimal(currency) {
+		return 1
+	}
+	return 50
+}
+
+// isCurrencyCode reports whether s looks like an ISO 4217 code in lowercase.
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseCurrency reads a currency parameter, lowercased as Stripe stores it.
+func parseCurrency(p params, key, paramName string, required bool) (string, error) {
+	cur, ok, err := p.str(key)
+	if err != nil {
+		return "", err
+	}
+	if !ok || cur == "" {
+		if required {
+			return "", missingParam(paramName)
+		}
+		return "", nil
+	}
+	cur = strings.ToLower(cur)
+	if !isCurrencyCode(cur) {
+		return "", invalidParam(paramName, fmt.Sprintf("Invalid currency: %s. Stripe currently supports these currencies: usd, eur, gbp, jpy, ...", cur))
+	}
+	return cur, nil
+}
+
+func checkAmount(amount int64, currency, param string) error {
+	if amount < minimumAmount(currency) {
+		ae := invalidParam(param, fmt.Sprintf("Amount must be at least %s", formatAmount(minimumAmount(currency), currency)))
+		ae.code = "amount_too_small"
+		return ae
+	}
+	if amount > 99999999 {
+		ae := invalidParam(param, "Amount must be no more than 99,999,999 in the currency's smallest unit.")
+		ae.code = "amount_too_large"
+		return ae
+	}
+	return nil
+}
+
+// offSessionParam accepts Stripe's forms: a boolean, "one_off" or "recurring".
+func offSessionParam(p params) (bool, bool, error) {
+	s, ok, err := p.str("off_session")
+	if err != nil || !ok {
+		return false, false, err
+	}
+	switch s {
+	case "true", "one_off", "recurring":
+		return true, true, nil
+	case "false", "":
+		return false, true, nil
+	}
+	return false, false, invalidParam("off_session", "Invalid boolean: "+s)
+}
+
+func declineMessage(declineCode string) string {
+	switch declineCode {
+	case "insufficient_funds":
+		return "Your card has insufficient funds."
+	case "authentication_required":
+		return "Your card was declined. This transaction requires authentication."
+	}
+	return "Your card was declined."
+}
+
+const authFailureMessage = "We are unable to authenticate your payment method. Please choose a different payment method and try again."
+
+func (e *Emulator) createPaymentIntent(c *call) (any, error) {
+	exp, err := expandFor(c, kindPaymentIntent)
+	if err != nil {
+		return nil, err
+	}
+	amount, ok, err := c.p.integer("amount")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, missingParam("amount")
+	}
+	currency, err := parseCurrency(c.p, "currency", "currency", true)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAmount(amount, currency, "amount"); err != nil {
+		return nil, err
+	}
+	customer, _, err := c.p.str("customer")
+	if err != nil {
+		return nil, err
+	}
+	pmID, _, err := c.p.str("payment_method")
+	if err != nil {
+		return nil, err
+	}
+	confirm, _, err := c.p.boolean("confirm")
+	if err != nil {
+		return nil, err
+	}
+	offSession, hasOffSession, err := offSessionParam(c.p)
+	if err != nil {
+		return nil, err
+	}
+	if hasOffSession && !confirm {
+		return nil, invalidParam("off_session", "You can only pass `off_session` when `confirm` is set to true.")
+	}
+	description, _, err := c.p.str("description")
+	if err != nil {
+		return nil, err
+	}
+	receiptEmail, _, err := c.p.str("receipt_email")
+	if err != nil {
+		return nil, err
+	}
+	md, _, err := c.p.metadata("metadata")
+	if err != nil {
+		return nil, err
+	}
+	sfu, _, err := c.p.str("setup_future_usage")
+	if err != nil {
+		return nil, err
+	}
+	if sfu != "" && sfu != "off_session" && sfu != "on_session" {
+		return nil, invalidParam("setup_future_usage", "Invalid setup_future_usage: must be one of off_session, on_session")
+	}
+	if sfu != "" && offSession {
+		return nil, invalidParam("setup_future_usage", "You cannot use `setup_future_usage` with `off_session`.")
+	}
+	if cm, _, err := c.p.str("capture_method"); err != nil {
+		return nil, err
+	} else if cm != "" && cm != "automatic" && cm != "automatic_async" {
+		return nil, invalidParam("capture_method", "The Stripe emulator supports only automatic capture.")
+	}
+	if confirm && pmID == "" {
+		return nil, invalidParam("payment_method", "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.")
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if customer != "" && e.liveCustomerLocked(customer) == nil {
+		return nil, noSuchParam("customer", customer, "customer")
+	}
+	var pm *paymentMethod
+	if pmID != "" {
+		if pm = e.paymentMethods[pmID]; pm == nil {
+			return nil, noSuchParam("PaymentMethod", pmID, "payment_method")
+		}
+		if err := checkPMOwner(pm, customer); err != nil {
+			return nil, err
+		}
+	}
+	pi := e.newPaymentIntentLocked(amount, currency, customer, md)
+	pi.Description = description
+	pi.ReceiptEmail = receiptEmail
+	pi.SetupFutureUsage = stripe.PaymentIntentSetupFutureUsage(sfu)
+	if pm != nil {
+		pi.PaymentMethod = &stripe.PaymentMethod{ID: pm.pm.ID}
+		pi.Status = stripe.PaymentIntentStatusRequiresConfirmation
+	}
+	e.emitLocked(c.reqInfo(), "payment_intent.created", kindPaymentIntent, pi.ID, nil)
+	if confirm {
+		if ce := e.confirmLocked(c.reqInfo(), pi, pm, offSession, false); ce != nil {
+			return nil, e.cardErrorLocked(pi, pm, ce)
+		}
+	}
+	return e.renderResponse(kindPaymentIntent, pi.ID, exp)
+}
+
+// checkPMOwner applies Stripe's rule that a saved card is only used with its
+// own customer.
+func checkPMOwner(pm *paymentMethod, customer string) error {
+	owner := ""
+	if pm.pm.Customer != nil {
+		owner = pm.pm.Customer.ID
+	}
+	switch {
+	case pm.detached && owner == "":
+		return invalidParam("payment_method", "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.")
+	case owner != "" && customer == "":
+		return invalidParam("payment_method", "The provided PaymentMethod is attached to a Customer; you must also pass that Customer's ID as `customer`.")
+	case customer != "" && owner != customer:
+		return invalidParam("payment_method", fmt.Sprintf("The customer does not have a payment method with the ID %s. The payment method must be attached to the customer.", pm.pm.ID))
+	}
+	return nil
+}
+
+func (e *Emulator) newPaymentIntentLocked(amount int64, currency, customer string, md map[string]string) *stripe.PaymentIntent {
+	id := newID("pi_")
+	if md == nil {
+		md = map[string]string{}
+	}
+	pi := &stripe.PaymentIntent{
+		ID:                 id,
+		Object:             "payment_intent",
+		Amount:             amount,
+		Currency:           stripe.Currency(currency),
+		CaptureMethod:      stripe.PaymentIntentCaptureMethodAutomatic,
+		ConfirmationMethod: stripe.PaymentIntentConfirmationMethodAutomatic,
+		ClientSecret:       id + "_secret_" + randomString(24),
+		Created:            e.now().Unix(),
+		Livemode:           false,
+		Metadata:           md,
+		PaymentMethodTypes: []string{"card"},
+		Status:             stripe.PaymentIntentStatusRequiresPaymentMethod,
+	}
+	if customer != "" {
+		pi.Customer = &stripe.Customer{ID: customer}
+	}
+	e.paymentIntents[id] = pi
+	e.piIDs = append(e.piIDs, id)
+	return pi
+}
+
+// confirmLocked charges pm for pi, following the test-card table: the card's
+// behaviour, whether the customer is present (offSession) and whether a 3-D
+// Secure step was just completed on the hosted page (authenticated). It
+// returns the card error of a failed payment (pi left in
+// requires_payment_method), nil when pi succeeded or now requires_action.
+func (e *Emulator) confirmLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paymentMethod, offSession, authenticated bool) *CardError {
+	b := pm.behavior
+	var ce *CardError
+	switch {
+	case b.declineCode != "":
+		ce = &CardError{Code: "card_declined", DeclineCode: b.declineCode, Message: declineMessage(b.declineCode)}
+	case b.offSessionDecline == "card_declined":
+		// 0341 attaches fine but every charge is declined.
+		ce = &CardError{Code: "card_declined", DeclineCode: "generic_decline", Message: declineMessage("generic_decline")}
+	case offSession && b.offSessionDecline == "authentication_required":
+		ce = &CardError{Code: "authentication_required", DeclineCode: "authentication_required", Message: declineMessage("authentication_required")}
+	case !offSession && b.needs3DS && !authenticated:
+		// Customer present through the API: the client would run 3-D Secure.
+		pi.PaymentMethod = &stripe.PaymentMethod{ID: pm.pm.ID}
+		pi.Status = stripe.PaymentIntentStatusRequiresAction
+		pi.NextAction = &stripe.PaymentIntentNextAction{Type: "use_stripe_sdk"}
+		e.emitLocked(ri, "payment_intent.requires_action", kindPaymentIntent, pi.ID, nil)
+		return nil
+	}
+	if ce != nil {
+		e.failPaymentLocked(ri, pi, pm, ce, ce.Code != "authentication_required")
+		return ce
+	}
+
+	ch := e.newChargeLocked(pi, pm, "")
+	pi.Status = stripe.PaymentIntentStatusSucceeded
+	pi.AmountReceived = pi.Amount
+	pi.PaymentMethod = &stripe.PaymentMethod{ID: pm.pm.ID}
+	pi.LatestCharge = &stripe.Charge{ID: ch.ID}
+	pi.LastPaymentError = nil
+	pi.NextAction = nil
+	if pi.SetupFutureUsage != "" && pi.Customer != nil && pm.pm.Customer == nil {
+		if err := e.attachLocked(ri, pm, pi.Customer.ID); err != nil {
+			e.log.Warn("stripeemu: attach after payment failed", "payment_method", pm.pm.ID, "err", err)
+		}
+	}
+	e.emitLocked(ri, "charge.succeeded", kindCharge, ch.ID, nil)
+	e.emitLocked(ri, "payment_intent.succeeded", kindPaymentIntent, pi.ID, nil)
+	return nil
+}
+
+// failPaymentLocked records a failed payment attempt on pi as Stripe does:
+// requires_payment_method, last_payment_error, and (for declines) a failed charge.
+func (e *Emulator) failPaymentLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paymentMethod, ce *CardError, withCharge bool) {
+	lpe := &stripe.Error{
+		Type:          stripe.ErrorTypeCard,
+		Code:          stripe.ErrorCode(ce.Code),
+		DeclineCode:   stripe.DeclineCode(ce.DeclineCode),
+		Msg:           ce.Message,
+		DocURL:        "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(ce.Code, "_", "-"),
+		PaymentMethod: &stripe.PaymentMethod{ID: pm.pm.ID},
+	}
+	var ch *stripe.Charge
+	if withCharge {
+		ch = e.newChargeLocked(pi, pm, ce.DeclineCode)
+		lpe.ChargeID = ch.ID
+		pi.LatestCharge = &stripe.Charge{ID: ch.ID}
+	}
+	pi.Status = stripe.PaymentIntentStatusRequiresPaymentMethod
+	pi.PaymentMethod = nil
+	pi.NextAction = nil
+	pi.LastPaymentError = lpe
+	if ch != nil {
+		e.emitLocked(ri, "charge.failed", kindCharge, ch.ID, nil)
+	}
+	e.emitLocked(ri, "payment_intent.payment_failed", kindPaymentIntent, pi.ID, nil)
+}
+
+// cardErrorLocked is the 402 Stripe answers for a failed confirmation: the
+// error with the PaymentIntent, PaymentMethod and charge embedded.
+func (e *Emulator) cardErrorLocked(pi *stripe.PaymentIntent, pm *paymentMethod, ce *CardError) *apiError {
+	ae := &apiError{status: http.StatusPaymentRequired, typ: "card_error", code: ce.Code, declineCode: ce.DeclineCode, message: ce.Message, extra: map[string]any{}}
+	if obj, err := e.renderLocked(kindPaymentIntent, pi.ID, nil); err == nil {
+		ae.extra["payment_intent"] = obj
+	}
+	if obj, err := e.renderLocked(kindPaymentMethod, pm.pm.ID, nil); err == nil {
+		ae.extra["payment_method"] = obj
+	}
+	if pi.LastPaymentError != nil && pi.LastPaymentError.ChargeID != "" {
+		ae.extra["charge"] = pi.LastPaymentError.ChargeID
+	}
+	ae.extra["request_log_url"] = "https://dashboard.stripe.com/test/logs"
+	return ae
+}
+
+// newChargeLocked records the charge of one payment attempt; declineCode ""
+// means it succeeded.
+func (e *Emulator) newChargeLocked(pi *stripe.PaymentIntent, pm *paymentMethod, declineCode string) *stripe.Charge {
+	ch := &stripe.Charge{
+		ID:             newID("ch_"),
+		Object:         "charge",
+		Amount:         pi.Amount,
+		Currency:       pi.Currency,
+		Created:        e.now().Unix(),
+		Customer:       pi.Customer,
+		Description:    pi.Description,
+		Livemode:       false,
+		Metadata:       pi.Metadata,
+		PaymentIntent:  &stripe.PaymentIntent{ID: pi.ID},
+		PaymentMethod:  pm.pm.ID,
+		BillingDetails: &stripe.ChargeBillingDetails{Email: pm.pm.BillingDetails.Email, Name: pm.pm.BillingDetails.Name},
+		PaymentMethodDetails: &stripe.ChargePaymentMethodDetails{
+			Type: "card",
+			Card: &stripe.ChargePaymentMethodDetailsCard{
+				Brand:       stripe.PaymentMethodCardBrand(pm.pm.Card.Brand),
+				ExpMonth:    pm.pm.Card.ExpMonth,
+				ExpYear:     pm.pm.Card.ExpYear,
+				Fingerprint: pm.pm.Card.Fingerprint,
+				Funding:     pm.pm.Card.Funding,
+				Last4:       pm.pm.Card.Last4,
+				Country:     pm.pm.Card.Country,
+			},
+		},
+	}
+	if declineCode == "" {
+		ch.Status = stripe.ChargeStatusSucceeded
+		ch.Paid, ch.Captured = true, true
+		ch.AmountCaptured = pi.Amount
+		ch.Outcome = &stripe.ChargeOutcome{NetworkStatus: "approved_by_network", Type: "authorized", SellerMessage: "Payment complete.", RiskLevel: "normal"}
+	} else {
+		ch.Status = stripe.ChargeStatusFailed
+		ch.FailureCode = "card_declined"
+		ch.FailureMessage = declineMessage(declineCode)
+		ch.Outcome = &stripe.ChargeOutcome{NetworkStatus: "declined_by_network", Type: "issuer_declined", Reason: declineCode, SellerMessage: "The bank did not return any further details with this decline.", RiskLevel: "normal"}
+	}
+	e.charges[ch.ID] = ch
+	return ch
+}
+
+func (e *Emulator) getPaymentIntent(c *call) (any, error) {
+	id := c.r.PathValue("id")
+	exp, err := expandFor(c, kindPaymentIntent)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.paymentIntents[id] == nil {
+		return nil, notFound(kindPaymentIntent, id)
+	}
+	return e.renderResponse(kindPaymentIntent, id, exp)
+}
+
+func (e *Emulator) confirmPaymentIntent(c *call) (any, error) {
+	id := c.r.PathValue("id")
+	exp, err := expandFor(c, kindPaymentIntent)
+	if err != nil {
+		return nil, err
+	}
+	pmID, _, err := c.p.str("payment_method")
+	if err != nil {
+		return nil, err
+	}
+	offSession, _, err := offSessionParam(c.p)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pi := e.paymentIntents[id]
+	if pi == nil {
+		return nil, notFound(kindPaymentIntent, id)
+	}
+	switch pi.Status {
+	case stripe.PaymentIntentStatusRequiresPaymentMethod, stripe.PaymentIntentStatusRequiresConfirmation, stripe.PaymentIntentStatusRequiresAction:
+	default:
+		ae := invalidRequest(fmt.Sprintf("You cannot confirm this PaymentIntent because it has a status of %s.", pi.Status))
+		ae.code = "payment_intent_unexpected_state"
+		return nil, ae
+	}
+	if pmID == "" && pi.PaymentMethod != nil {
+		pmID = pi.PaymentMethod.ID
+	}
+	if pmID == "" {
+		return nil, invalidParam("payment_method", "You cannot confirm this PaymentIntent because it's missing a payment method.")
+	}
+	pm := e.paymentMethods[pmID]
+	if pm == nil {
+		return nil, noSuchParam("PaymentMethod", pmID, "payment_method")
+	}
+	customer := ""
+	if pi.Customer != nil {
+		customer = pi.Customer.ID
+	}
+	if err := checkPMOwner(pm, customer); err != nil {
+		return nil, err
+	}
+	if ce := e.confirmLocked(c.reqInfo(), pi, pm, offSession, false); ce != nil {
+		return nil, e.cardErrorLocked(pi, pm, ce)
+	}
+	return e.renderResponse(kindPaymentIntent, id, exp)
+}
+
+func (e *Emulator) cancelPaymentIntent(c *call) (any, error) {
+	id := c.r.PathValue("id")
+	exp, err := expandFor(c, kindPaymentIntent)
+	if err != nil {
+		return nil, err
+	}
+	reason, _, err := c.p.str("cancellation_reason")
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pi := e.paymentIntents[id]
+	if pi == nil {
+		return nil, notFound(kindPaymentIntent, id)
+	}
+	if pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled {
+		ae := invalidRequest(fmt.Sprintf("You cannot cancel this PaymentIntent because it has a status of %s.", pi.Status))
+		ae.code = "payment_intent_unexpected_state"
+		return nil, ae
+	}
+	e.cancelPaymentIntentLocked(c.reqInfo(), pi, reason)
+	return e.renderResponse(kindPaymentIntent, id, exp)
+}
+
+func (e *Emulator) cancelPaymentIntentLocked(ri *reqInfo, pi *stripe.PaymentIntent, reason string) {
+	pi.Status = stripe.PaymentIntentStatusCanceled
+	pi.CanceledAt = e.now().Unix()
+	pi.CancellationReason = stripe.PaymentIntentCancellationReason(reason)
+	pi.NextAction = nil
+	e.emitLocked(ri, "payment_intent.canceled", kindPaymentIntent, pi.ID, nil)
+}
+
+func (e *Emulator) listPaymentIntents(c *call) (any, error) {
+	q, err := parseListQuery(c.p, kindPaymentIntent)
+	if err != nil {
+		return nil, err
+	}
+	customer, _, err := c.p.str("customer")
+	if err != nil {
+		return nil, err
+	}
+	created, err := parseCreated(c.p)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.listLocked(q, "/v1/payment_intents", kindPaymentIntent, e.piIDs, func(id string) bool {
+		pi := e.paymentIntents[id]
+		if customer != "" && (pi.Customer == nil || pi.Customer.ID != customer) {
+			return false
+		}
+		return created.match(pi.Created)
+	})
+}

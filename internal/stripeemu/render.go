@@ -1,0 +1,447 @@
+package stripeemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stripe/stripe-go/v76"
+)
+
+func apiVersion() string { return stripe.APIVersion }
+
+// Object kinds, as in each object's "object" field.
+const (
+	kindCustomer      = "customer"
+	kindSession       = "checkout.session"
+	kindSetupIntent   = "setup_intent"
+	kindPaymentMethod = "payment_method"
+	kindPaymentIntent = "payment_intent"
+	kindCharge        = "charge"
+	kindEvent         = "event"
+)
+
+// refField is a field that holds another object: its id unless expanded.
+type refField struct {
+	path string // dotted, within the object
+	kind string
+}
+
+// refFields lists the expandable references of each kind this emulator knows.
+func refFields(kind string) []refField {
+	switch kind {
+	case kindCustomer:
+		return []refField{{"invoice_settings.default_payment_method", kindPaymentMethod}}
+	case kindSession:
+		return []refField{{"customer", kindCustomer}, {"setup_intent", kindSetupIntent}, {"payment_intent", kindPaymentIntent}}
+	case kindSetupIntent:
+		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}}
+	case kindPaymentMethod:
+		return []refField{{"customer", kindCustomer}}
+	case kindPaymentIntent:
+		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}, {"latest_charge", kindCharge}}
+	case kindCharge:
+		return []refField{{"customer", kindCustomer}, {"payment_intent", kindPaymentIntent}}
+	}
+	return nil
+}
+
+// expandTree maps a ref field path to what to expand inside it.
+type expandTree map[string]expandTree
+
+// maxExpandDepth is Stripe's limit on expansion depth.
+const maxExpandDepth = 4
+
+// parseExpand reads expand[] for an object of kind; list endpoints pass
+// list=true, where paths start with "data.".
+func parseExpand(p params, kind string, list bool) (expandTree, error) {
+	paths, err := p.strList("expand")
+	if err != nil {
+		return nil, err
+	}
+	tree := expandTree{}
+	for _, path := range paths {
+		rest := path
+		if list {
+			var ok bool
+			if rest, ok = strings.CutPrefix(path, "data."); !ok {
+				return nil, invalidParam("expand", fmt.Sprintf("This property cannot be expanded (%s). You may want to try expanding 'data.%s' instead.", path, path))
+			}
+		}
+		if strings.Count(rest, ".") >= maxExpandDepth {
+			return nil, invalidParam("expand", fmt.Sprintf("You cannot expand more than %d levels of a property. Property: %s", maxExpandDepth, path))
+		}
+		if err := addExpand(tree, kind, rest, path); err != nil {
+			return nil, err
+		}
+	}
+	return tree, nil
+}
+
+func addExpand(tree expandTree, kind, rest, full string) error {
+	for _, f := range refFields(kind) {
+		if rest != f.path && !strings.HasPrefix(rest, f.path+".") {
+			continue
+		}
+		sub := tree[f.path]
+		if sub == nil {
+			sub = expandTree{}
+			tree[f.path] = sub
+		}
+		if rest == f.path {
+			return nil
+		}
+		return addExpand(sub, f.kind, rest[len(f.path)+1:], full)
+	}
+	return invalidParam("expand", fmt.Sprintf("This property cannot be expanded (%s).", full))
+}
+
+// toMap turns a stripe-go object into its generic JSON form. Numbers stay
+// json.Number so int64 amounts and timestamps survive unchanged.
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %T: %w", v, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("unmarshal %T: %w", v, err)
+	}
+	nullEmptyStrings(m)
+	return m, nil
+}
+
+// nullEmptyStrings turns "" into null throughout: stripe-go's structs cannot
+// tell unset from empty, while Stripe sends null for unset strings.
+func nullEmptyStrings(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if s, ok := e.(string); ok && s == "" {
+				t[k] = nil
+				continue
+			}
+			nullEmptyStrings(e)
+		}
+	case []any:
+		for _, e := range t {
+			nullEmptyStrings(e)
+		}
+	}
+}
+
+// renderLocked returns the JSON form of one object as Stripe would send it:
+// references collapsed to ids except those named in exp. Callers hold e.mu.
+func (e *Emulator) renderLocked(kind, id string, exp expandTree) (map[string]any, error) {
+	var obj any
+	switch kind {
+	case kindCustomer:
+		c := e.customers[id]
+		if c == nil {
+			return nil, fmt.Errorf("render customer %s: %w", id, ErrNotFound)
+		}
+		if c.Deleted {
+			return map[string]any{"id": c.ID, "object": "customer", "deleted": true}, nil
+		}
+		obj = c
+	case kindSession:
+		s := e.sessions[id]
+		if s == nil {
+			return nil, fmt.Errorf("render session %s: %w", id, ErrNotFound)
+		}
+		obj = s.s
+	case kindSetupIntent:
+		obj = e.setupIntents[id]
+	case kindPaymentMethod:
+		if pm := e.paymentMethods[id]; pm != nil {
+			obj = pm.pm
+		}
+	case kindPaymentIntent:
+		obj = e.paymentIntents[id]
+	case kindCharge:
+		obj = e.charges[id]
+	case kindEvent:
+		obj = e.events[id]
+	}
+	if obj == nil || isNilPtr(obj) {
+		return nil, fmt.Errorf("render %s %s: %w", kind, id, ErrNotFound)
+	}
+	m, err := toMap(obj)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range refFields(kind) {
+		if err := e.collapseRef(m, f, exp); err != nil {
+			return nil, err
+		}
+	}
+	switch kind {
+	case kindSession:
+		if m["mode"] == "setup" {
+			// Setup mode has no amounts: Stripe sends null, not 0.
+			m["amount_total"], m["amount_subtotal"] = nil, nil
+		}
+	case kindPaymentIntent:
+		e.embedErrorPaymentMethodLocked(m, "last_payment_error")
+	case kindSetupIntent:
+		e.embedErrorPaymentMethodLocked(m, "last_setup_error")
+	}
+	return m, nil
+}
+
+// embedErrorPaymentMethodLocked replaces the payment method reference inside
+// an intent's last error by the full object, as Stripe sends it there.
+func (e *Emulator) embedErrorPaymentMethodLocked(m map[string]any, key string) {
+	lerr, ok := m[key].(map[string]any)
+	if !ok {
+		return
+	}
+	ref, ok := lerr["payment_method"].(map[string]any)
+	if !ok {
+		return
+	}
+	if pmID, _ := ref["id"].(string); pmID != "" {
+		if pm, err := e.renderLocked(kindPaymentMethod, pmID, nil); err == nil {
+			lerr["payment_method"] = pm
+		}
+	}
+}
+
+func isNilPtr(v any) bool {
+	switch t := v.(type) {
+	case *stripe.SetupIntent:
+		return t == nil
+	case *stripe.PaymentIntent:
+		return t == nil
+	case *stripe.Charge:
+		return t == nil
+	case *stripe.Event:
+		return t == nil
+	}
+	return false
+}
+
+// collapseRef replaces the reference at f.path by its id, or by the rendered
+// object when expanded.
+func (e *Emulator) collapseRef(m map[string]any, f refField, exp expandTree) error {
+	parts := strings.Split(f.path, ".")
+	parent := m
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := parent[p].(map[string]any)
+		if !ok {
+			return nil
+		}
+		parent = next
+	}
+	leaf := parts[len(parts)-1]
+	ref, ok := parent[leaf].(map[string]any)
+	if !ok {
+		return nil
+	}
+	id, _ := ref["id"].(string)
+	if id == "" {
+		parent[leaf] = nil
+		return nil
+	}
+	sub, expand := exp[f.path]
+	if !expand {
+		parent[leaf] = id
+		return nil
+	}
+	obj, err := e.renderLocked(f.kind, id, sub)
+	if err != nil {
+		// A dangling reference stays an id rather than failing the request.
+		parent[leaf] = id
+		return nil
+	}
+	parent[leaf] = obj
+	return nil
+}
+
+// listQuery is a parsed list request: page size, cursors and expansions.
+type listQuery struct {
+	limit         int
+	startingAfter string
+	endingBefore  string
+	expand        expandTree
+}
+
+func parseListQuery(p params, kind string) (listQuery, error) {
+	q := listQuery{limit: 10}
+	if n, ok, err := p.integer("limit"); err != nil {
+		return q, err
+	} else if ok {
+		if n < 1 || n > 100 {
+			return q, invalidParam("limit", fmt.Sprintf("Invalid integer: %d. This value must be between 1 and 100.", n))
+		}
+		q.limit = int(n)
+	}
+	var err error
+	if q.startingAfter, _, err = p.str("starting_after"); err != nil {
+		return q, err
+	}
+	if q.endingBefore, _, err = p.str("ending_before"); err != nil {
+		return q, err
+	}
+	if q.startingAfter != "" && q.endingBefore != "" {
+		return q, invalidRequest("You may only specify one of these parameters: ending_before, starting_after.")
+	}
+	if q.expand, err = parseExpand(p, kind, true); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// listLocked pages through ids (oldest first, as stored) newest first, keeping
+// those for which keep returns true, and renders a Stripe list object.
+func (e *Emulator) listLocked(q listQuery, url, kind string, ids []string, keep func(id string) bool) (map[string]any, error) {
+	newest := slices.Clone(ids)
+	slices.Reverse(newest)
+
+	var page []string
+	hasMore := false
+	switch {
+	case q.endingBefore != "":
+		pos := slices.Index(newest, q.endingBefore)
+		if pos < 0 {
+			return nil, invalidParam("ending_before", fmt.Sprintf("No such %s: '%s'", strings.ReplaceAll(kind, "_", ""), q.endingBefore))
+		}
+		var before []string
+		for _, id := range newest[:pos] {
+			if keep(id) {
+				before = append(before, id)
+			}
+		}
+		// The page just before the cursor: the last `limit` items preceding it.
+		start := max(len(before)-q.limit, 0)
+		page, hasMore = before[start:], start > 0
+	default:
+		from := 0
+		if q.startingAfter != "" {
+			pos := slices.Index(newest, q.startingAfter)
+			if pos < 0 {
+				return nil, invalidParam("starting_after", fmt.Sprintf("No such %s: '%s'", strings.ReplaceAll(kind, "_", ""), q.startingAfter))
+			}
+			from = pos + 1
+		}
+		for _, id := range newest[from:] {
+			if !keep(id) {
+				continue
+			}
+			if len(page) == q.limit {
+				hasMore = true
+				break
+			}
+			page = append(page, id)
+		}
+	}
+	data := make([]any, 0, len(page))
+	for _, id := range page {
+		obj, err := e.renderLocked(kind, id, q.expand)
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, obj)
+	}
+	return map[string]any{"object": "list", "data": data, "has_more": hasMore, "url": url}, nil
+}
+
+// createdRange is a filter on "created": an exact value or gt/gte/lt/lte.
+type createdRange struct {
+	set              bool
+	gt, gte, lt, lte int64
+	hasGt, hasGte    bool
+	hasLt, hasLte    bool
+	exact            int64
+	hasExact         bool
+}
+
+func parseCreated(p params) (createdRange, error) {
+	var r createdRange
+	v, ok := p["created"]
+	if !ok {
+		return r, nil
+	}
+	r.set = true
+	switch t := v.(type) {
+	case string:
+		n, err := strconv.ParseInt(t, 10, 64)
+		if err != nil {
+			return r, invalidParam("created", "Invalid integer: "+t)
+		}
+		r.exact, r.hasExact = n, true
+		return r, nil
+	case params:
+		for k, raw := range t {
+			s, ok := raw.(string)
+			if !ok {
+				return r, invalidParam("created["+k+"]", "Invalid integer.")
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return r, invalidParam("created["+k+"]", "Invalid integer: "+s)
+			}
+			switch k {
+			case "gt":
+				r.gt, r.hasGt = n, true
+			case "gte":
+				r.gte, r.hasGte = n, true
+			case "lt":
+				r.lt, r.hasLt = n, true
+			case "lte":
+				r.lte, r.hasLte = n, true
+			default:
+				return r, invalidParam("created["+k+"]", "Received unknown parameter: created["+k+"]")
+			}
+		}
+		return r, nil
+	}
+	return r, invalidParam("created", "Invalid created: expected an integer or a hash of gt, gte, lt, lte.")
+}
+
+func (r createdRange) match(t int64) bool {
+	switch {
+	case r.hasExact && t != r.exact,
+		r.hasGt && t <= r.gt,
+		r.hasGte && t < r.gte,
+		r.hasLt && t >= r.lt,
+		r.hasLte && t > r.lte:
+		return false
+	}
+	return true
+}
+
+// expandFor parses expand[] of a single-object request.
+func expandFor(c *call, kind string) (expandTree, error) {
+	return parseExpand(c.p, kind, false)
+}
+
+// renderResponse renders an object for an API answer.
+func (e *Emulator) renderResponse(kind, id string, exp expandTree) (any, error) {
+	m, err := e.renderLocked(kind, id, exp)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// notFound maps a missing object to Stripe's 404.
+func notFound(kind, id string) *apiError {
+	names := map[string]string{
+		kindCustomer: "customer", kindSession: "checkout.session", kindSetupIntent: "setup_intent",
+		kindPaymentMethod: "PaymentMethod", kindPaymentIntent: "payment_intent", kindCharge: "charge", kindEvent: "event",
+	}
+	ae := noSuch(names[kind], id, "id")
+	ae.status = http.StatusNotFound
+	return ae
+}
+
+// jsonEqual compares two decoded JSON values.
+func jsonEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
