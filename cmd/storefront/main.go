@@ -5,6 +5,7 @@
 //
 //	storefront [serve]   run the web server (the default)
 //	storefront migrate   apply database migrations and exit
+//	storefront emulator  run the local Stripe emulator alone
 package main
 
 import (
@@ -13,8 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,13 +21,9 @@ import (
 
 	"github.com/joho/godotenv"
 
-	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/config"
 	"github.com/storefront/storefront/internal/postgres"
-	"github.com/storefront/storefront/internal/stripeapi"
-	"github.com/storefront/storefront/internal/web"
 	"github.com/storefront/storefront/migrations"
-	assets "github.com/storefront/storefront/web"
 )
 
 func main() {
@@ -55,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch command {
 	case "serve":
 		return serve(ctx, getenv, stdout, log, nil)
+	case "emulator":
+		return runEmulator(ctx, args, stdout, log)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
 	case "help", "-h", "--help":
@@ -68,8 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 const usage = `usage: storefront [command]
 
 commands:
-  serve     run the web server (default)
+  serve     run the web server (default); with no STRIPE_SECRET_KEY it runs
+            on a built-in Stripe emulator (local mode)
   migrate   apply database migrations and exit
+  emulator  run the Stripe emulator alone (-port, -webhook-url, -webhook-secret)
 
 Configuration comes from the environment and .env; see .env.example.
 `
@@ -105,66 +104,4 @@ func openDatabase(ctx context.Context, cfg config.Config) (*postgres.DB, error) 
 		return nil, fmt.Errorf("%w\n(is PostgreSQL running? set DATABASE_URL to point at it)", err)
 	}
 	return db, nil
-}
-
-// serve runs the web server until ctx is cancelled, then drains it. ready,
-// when not nil, receives the listening address once requests are accepted.
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready chan<- string) error {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx, migrations.FS); err != nil {
-		return err
-	}
-
-	gateway := stripeapi.New(stripeapi.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Logger: log})
-	svc := billing.NewService(db, gateway, billing.Options{BaseURL: cfg.BaseURL, Currency: cfg.Currency, Logger: log})
-	srv, err := web.NewServer(web.Options{
-		Service:       svc,
-		AdminPassword: cfg.AdminPassword,
-		LocalMode:     cfg.LocalMode(),
-		Assets:        assets.FS,
-		Logger:        log,
-	})
-	if err != nil {
-		return err
-	}
-
-	listener, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
-	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
-	}
-	httpServer := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	fmt.Fprintf(stdout, "storefront listening on %s\n", cfg.BaseURL)
-	errc := make(chan error, 1)
-	go func() { errc <- httpServer.Serve(listener) }()
-	if ready != nil {
-		ready <- listener.Addr().String()
-	}
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining requests")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
 }

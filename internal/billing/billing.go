@@ -46,10 +46,15 @@ const (
 
 // SetupIntent is Stripe's record of setting up a payment method for later use.
 type SetupIntent struct {
-	ID              string
-	CustomerID      int64
-	PaymentMethodID string
-	Status          string
+	ID               string
+	CustomerID       int64
+	StripeCustomerID string
+	PaymentMethodID  string
+	Status           string
+	LastErrorCode    string
+	// SyncedAt is when this state was read from Stripe: the watermark that
+	// keeps an older read from overwriting a newer one.
+	SyncedAt time.Time
 }
 
 // Payment method statuses.
@@ -74,6 +79,14 @@ type PaymentMethod struct {
 	Status           string
 	CreatedAt        time.Time
 	SavedAt          time.Time
+	// SyncedAt is when this state was read from Stripe (see SetupIntent.SyncedAt).
+	SyncedAt time.Time
+}
+
+// StripeCustomer is a Stripe Customer as Stripe describes it.
+type StripeCustomer struct {
+	ID    string
+	Email string
 }
 
 // SavedPaymentMethod is a payment method with the customer it belongs to, as

@@ -19,10 +19,19 @@ type Store interface {
 	CreateCheckoutSession(ctx context.Context, s CheckoutSession) error
 	// CheckoutSession returns a recorded session, or ErrNotFound.
 	CheckoutSession(ctx context.Context, id string) (CheckoutSession, error)
-	// RecordSetup records a completed setup session in one transaction: the
-	// payment method, the SetupIntent and the session's completion. It is
-	// idempotent: running it again changes nothing.
-	RecordSetup(ctx context.Context, r SetupRecord) error
+	// Apply writes an effect in one transaction. With an eventID, the event's
+	// applied mark is written in the same transaction, and an event already
+	// applied is skipped (ErrAlreadyApplied) unless reapply is set. Every
+	// write is an upsert or a guarded update, so concurrent and repeated runs
+	// converge on one row per object.
+	Apply(ctx context.Context, eventID string, effect Effect, reapply bool) error
+	// RecordEvent stores a verified event unless its id is known, and tells
+	// whether it has been applied already.
+	RecordEvent(ctx context.Context, e Event) (applied bool, err error)
+	// EventFailed records why applying an event failed, for a later retry.
+	EventFailed(ctx context.Context, id string, reason string) error
+	// StoredEvent returns an event from the ledger, or ErrNotFound.
+	StoredEvent(ctx context.Context, id string) (StoredEvent, error)
 	// SessionPaymentMethod returns the payment method a completed setup
 	// session saved, or ErrNotFound.
 	SessionPaymentMethod(ctx context.Context, sessionID string) (PaymentMethod, error)
@@ -30,14 +39,6 @@ type Store interface {
 	ListPaymentMethods(ctx context.Context, q ListQuery) ([]SavedPaymentMethod, error)
 	// Ping tells whether the store can be reached.
 	Ping(ctx context.Context) error
-}
-
-// SetupRecord is what a completed setup-mode Checkout Session leaves behind.
-type SetupRecord struct {
-	SessionID     string
-	CustomerID    int64
-	SetupIntent   SetupIntent
-	PaymentMethod PaymentMethod
 }
 
 // ListQuery selects a page of saved payment methods. Before, when set, is the
@@ -59,6 +60,27 @@ type Gateway interface {
 	SetupSession(ctx context.Context, id string) (SetupSessionState, error)
 	// AttachPaymentMethod attaches a payment method to a Stripe Customer.
 	AttachPaymentMethod(ctx context.Context, paymentMethodID, stripeCustomerID string) error
+	// SetupIntent retrieves a SetupIntent with its payment method and customer.
+	SetupIntent(ctx context.Context, id string) (SetupIntentState, error)
+	// PaymentMethod retrieves a payment method with its customer.
+	PaymentMethod(ctx context.Context, id string) (PaymentMethodState, error)
+	// Event retrieves one event.
+	Event(ctx context.Context, id string) (Event, error)
+	// ListEvents lists the events of these types created since then, oldest first.
+	ListEvents(ctx context.Context, since time.Time, types []string) ([]Event, error)
+}
+
+// SetupIntentState is a SetupIntent as read from Stripe, with what it refers to.
+type SetupIntentState struct {
+	SetupIntent   SetupIntent
+	PaymentMethod *PaymentMethod
+	Customer      *StripeCustomer
+}
+
+// PaymentMethodState is a payment method as read from Stripe, with its customer.
+type PaymentMethodState struct {
+	PaymentMethod PaymentMethod
+	Customer      *StripeCustomer
 }
 
 // SetupSessionParams are the inputs of a setup-mode Checkout Session.
@@ -76,9 +98,12 @@ type SetupSessionState struct {
 	ID                string
 	Mode              string
 	Status            string
+	Currency          string
 	StripeCustomerID  string
 	Email             string
 	SetupIntentID     string
 	SetupIntentStatus string
 	PaymentMethod     *PaymentMethod
+	// SyncedAt is when Stripe was asked.
+	SyncedAt time.Time
 }

@@ -9,15 +9,22 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Service runs the store's flows over a Store and a Gateway.
 type Service struct {
-	store    Store
-	gateway  Gateway
-	baseURL  string
-	currency string
-	log      *slog.Logger
+	store      Store
+	gateway    Gateway
+	baseURL    string
+	currency   string
+	apiVersion string
+	now        func() time.Time
+	log        *slog.Logger
+
+	// versionsWarned holds the foreign API versions already logged.
+	versionsWarned sync.Map
 }
 
 // Options configure a Service.
@@ -26,7 +33,11 @@ type Options struct {
 	BaseURL string
 	// Currency is the lower-case ISO code used for setup sessions.
 	Currency string
-	Logger   *slog.Logger
+	// APIVersion is the Stripe API version the gateway is pinned to.
+	APIVersion string
+	// Now is the clock; time.Now by default.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // NewService returns a Service.
@@ -35,12 +46,18 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Service{
-		store:    store,
-		gateway:  gateway,
-		baseURL:  strings.TrimRight(opts.BaseURL, "/"),
-		currency: opts.Currency,
-		log:      log,
+		store:      store,
+		gateway:    gateway,
+		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
+		currency:   opts.Currency,
+		apiVersion: opts.APIVersion,
+		now:        now,
+		log:        log,
 	}
 }
 

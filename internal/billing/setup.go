@@ -49,9 +49,9 @@ type SetupResult struct {
 
 // FinalizeSetup records the SetupIntent and PaymentMethod of a completed
 // setup session and returns the saved payment method. A session already
-// recorded is answered from the database without calling Stripe; one that is
-// unknown here is ErrNotFound, so that nobody can make us query Stripe for ids
-// that are not ours.
+// recorded (by an earlier visit or by the webhook) is answered from the
+// database without calling Stripe; one that is unknown here is ErrNotFound,
+// so that nobody can make us query Stripe for ids that are not ours.
 func (s *Service) FinalizeSetup(ctx context.Context, sessionID string) (SetupResult, error) {
 	if !ValidSessionID(sessionID) {
 		return SetupResult{}, fmt.Errorf("finalize session: malformed id: %w", ErrNotFound)
@@ -66,40 +66,25 @@ func (s *Service) FinalizeSetup(ctx context.Context, sessionID string) (SetupRes
 	if local.Status == SessionComplete {
 		return s.savedBySession(ctx, sessionID)
 	}
-
 	remote, err := s.gateway.SetupSession(ctx, sessionID)
 	if err != nil {
 		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
 	}
-	if remote.Status != SessionComplete || remote.SetupIntentStatus != SetupIntentSucceeded || remote.PaymentMethod == nil {
+	if !setupComplete(remote) {
 		return SetupResult{Pending: true, SessionStatus: remote.Status}, nil
 	}
-
-	customerID := local.CustomerID
-	if customerID == 0 {
-		customerID, err = s.attachToCustomer(ctx, remote)
-		if err != nil {
-			return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
-		}
+	effect, err := s.setupEffect(ctx, remote)
+	if err != nil {
+		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
 	}
-	pm := *remote.PaymentMethod
-	pm.CustomerID = customerID
-	pm.Status = PaymentMethodActive
-	record := SetupRecord{
-		SessionID:  sessionID,
-		CustomerID: customerID,
-		SetupIntent: SetupIntent{
-			ID:              remote.SetupIntentID,
-			CustomerID:      customerID,
-			PaymentMethodID: pm.ID,
-			Status:          remote.SetupIntentStatus,
-		},
-		PaymentMethod: pm,
-	}
-	if err := s.store.RecordSetup(ctx, record); err != nil {
+	if err := s.store.Apply(ctx, "", effect, false); err != nil {
 		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
 	}
 	return s.savedBySession(ctx, sessionID)
+}
+
+func setupComplete(remote SetupSessionState) bool {
+	return remote.Status == SessionComplete && remote.SetupIntentStatus == SetupIntentSucceeded && remote.PaymentMethod != nil
 }
 
 func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupResult, error) {
@@ -110,31 +95,74 @@ func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupRe
 	return SetupResult{SessionStatus: SessionComplete, PaymentMethod: pm}, nil
 }
 
+// setupEffect is what a completed setup session writes. The success page and
+// checkout.session.completed both come through here, so both paths end in
+// the same rows.
+func (s *Service) setupEffect(ctx context.Context, remote SetupSessionState) (Effect, error) {
+	pm := *remote.PaymentMethod
+	customer := StripeCustomer{ID: remote.StripeCustomerID, Email: remote.Email}
+	if customer.ID == "" {
+		attached, err := s.attachToCustomer(ctx, remote)
+		if err != nil {
+			return Effect{}, err
+		}
+		customer = attached
+	}
+	pm.StripeCustomerID = customer.ID
+	pm.Status = PaymentMethodActive
+	pm.SyncedAt = remote.SyncedAt
+	if customer.Email != "" {
+		// Stripe's email is only a hint when the customer is new to us.
+		if email, err := NormalizeEmail(customer.Email); err == nil {
+			customer.Email = email
+		} else {
+			customer.Email = ""
+		}
+	}
+	return Effect{
+		Customers:      []StripeCustomer{customer},
+		PaymentMethods: []PaymentMethod{pm},
+		SetupIntents: []SetupIntent{{
+			ID:               remote.SetupIntentID,
+			StripeCustomerID: customer.ID,
+			PaymentMethodID:  pm.ID,
+			Status:           remote.SetupIntentStatus,
+			SyncedAt:         remote.SyncedAt,
+		}},
+		CompletedSessions: []CompletedSession{{
+			ID:               remote.ID,
+			Mode:             ModeSetup,
+			Currency:         remote.Currency,
+			StripeCustomerID: customer.ID,
+			SetupIntentID:    remote.SetupIntentID,
+		}},
+		StripeCustomerID: customer.ID,
+	}, nil
+}
+
 // attachToCustomer gives the payment method of a session created without a
 // customer one: found or created by the email Checkout collected, because an
 // unattached payment method cannot be charged later.
-func (s *Service) attachToCustomer(ctx context.Context, remote SetupSessionState) (int64, error) {
+func (s *Service) attachToCustomer(ctx context.Context, remote SetupSessionState) (StripeCustomer, error) {
 	email, err := NormalizeEmail(remote.Email)
 	if err != nil {
-		return 0, fmt.Errorf("session without customer has no usable email: %w", err)
+		return StripeCustomer{}, fmt.Errorf("session without customer has no usable email: %w", err)
 	}
 	customer, err := s.ensureStripeCustomer(ctx, email)
 	if err != nil {
-		return 0, err
+		return StripeCustomer{}, err
 	}
 	pm := remote.PaymentMethod
 	switch pm.StripeCustomerID {
 	case customer.StripeID:
-		return customer.ID, nil
 	case "":
 		if err := s.gateway.AttachPaymentMethod(ctx, pm.ID, customer.StripeID); err != nil {
-			return 0, fmt.Errorf("attach payment method %s: %w", pm.ID, err)
+			return StripeCustomer{}, fmt.Errorf("attach payment method %s: %w", pm.ID, err)
 		}
-		pm.StripeCustomerID = customer.StripeID
-		return customer.ID, nil
 	default:
-		return 0, fmt.Errorf("payment method %s belongs to another customer (%s): %w", pm.ID, pm.StripeCustomerID, errors.ErrUnsupported)
+		return StripeCustomer{}, fmt.Errorf("payment method %s belongs to another customer (%s): %w", pm.ID, pm.StripeCustomerID, errors.ErrUnsupported)
 	}
+	return StripeCustomer{ID: customer.StripeID, Email: email}, nil
 }
 
 // ListPaymentMethods returns a page of saved payment methods, newest first.

@@ -50,52 +50,6 @@ func (db *DB) CheckoutSession(ctx context.Context, id string) (billing.CheckoutS
 	return s, nil
 }
 
-// RecordSetup records a completed setup session. Every statement is an
-// upsert or a guarded update, so concurrent and repeated runs converge on the
-// same single row per object.
-func (db *DB) RecordSetup(ctx context.Context, r billing.SetupRecord) error {
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		if err := upsertPaymentMethod(ctx, tx, r.PaymentMethod); err != nil {
-			return err
-		}
-		if err := upsertSetupIntent(ctx, tx, r.SetupIntent); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE checkout_sessions
-			SET status = 'complete', setup_intent_id = $2, customer_id = coalesce(customer_id, $3),
-			    completed_at = coalesce(completed_at, now())
-			WHERE id = $1`, r.SessionID, r.SetupIntent.ID, nullID(r.CustomerID))
-		if err != nil {
-			return fmt.Errorf("complete session: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record setup of session %s: %w", r.SessionID, err)
-	}
-	return nil
-}
-
-func upsertSetupIntent(ctx context.Context, tx pgx.Tx, si billing.SetupIntent) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO setup_intents (id, customer_id, payment_method_id, status)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET
-			customer_id = coalesce(excluded.customer_id, setup_intents.customer_id),
-			payment_method_id = coalesce(excluded.payment_method_id, setup_intents.payment_method_id),
-			status = excluded.status,
-			updated_at = now()
-		WHERE (setup_intents.status, setup_intents.customer_id, setup_intents.payment_method_id)
-		      IS DISTINCT FROM (excluded.status, coalesce(excluded.customer_id, setup_intents.customer_id),
-		                        coalesce(excluded.payment_method_id, setup_intents.payment_method_id))`,
-		si.ID, nullID(si.CustomerID), nullString(si.PaymentMethodID), si.Status)
-	if err != nil {
-		return fmt.Errorf("upsert setup intent %s: %w", si.ID, err)
-	}
-	return nil
-}
-
 // nullID maps our "no id" zero to SQL NULL.
 func nullID(id int64) *int64 {
 	if id == 0 {

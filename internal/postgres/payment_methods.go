@@ -11,28 +11,6 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 )
 
-func upsertPaymentMethod(ctx context.Context, tx pgx.Tx, pm billing.PaymentMethod) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO payment_methods (id, customer_id, type, brand, last4, exp_month, exp_year, fingerprint, status, stripe_created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (id) DO UPDATE SET
-			customer_id = coalesce(excluded.customer_id, payment_methods.customer_id),
-			brand = excluded.brand, last4 = excluded.last4,
-			exp_month = excluded.exp_month, exp_year = excluded.exp_year,
-			fingerprint = excluded.fingerprint, status = excluded.status,
-			updated_at = now()
-		WHERE (payment_methods.customer_id, payment_methods.brand, payment_methods.last4, payment_methods.exp_month,
-		       payment_methods.exp_year, payment_methods.fingerprint, payment_methods.status)
-		      IS DISTINCT FROM (coalesce(excluded.customer_id, payment_methods.customer_id), excluded.brand, excluded.last4,
-		       excluded.exp_month, excluded.exp_year, excluded.fingerprint, excluded.status)`,
-		pm.ID, nullID(pm.CustomerID), pm.Type, nullString(pm.Brand), nullString(pm.Last4),
-		nullInt(pm.ExpMonth), nullInt(pm.ExpYear), nullString(pm.Fingerprint), pm.Status, pm.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("upsert payment method %s: %w", pm.ID, err)
-	}
-	return nil
-}
-
 const paymentMethodColumns = `pm.id, coalesce(pm.customer_id, 0), pm.type, coalesce(pm.brand, ''), coalesce(pm.last4, ''),
 	coalesce(pm.exp_month, 0), coalesce(pm.exp_year, 0), coalesce(pm.fingerprint, ''), pm.status,
 	pm.stripe_created_at, pm.saved_at`

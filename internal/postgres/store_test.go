@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/migrations"
@@ -126,35 +128,37 @@ func seedSession(t *testing.T, db *postgres.DB, email, sessionID string) billing
 	return c
 }
 
-func setupRecord(c billing.Customer, sessionID string) billing.SetupRecord {
-	return billing.SetupRecord{
-		SessionID:  sessionID,
-		CustomerID: c.ID,
-		SetupIntent: billing.SetupIntent{
-			ID: "seti_123", CustomerID: c.ID, PaymentMethodID: "pm_123", Status: billing.SetupIntentSucceeded,
-		},
-		PaymentMethod: billing.PaymentMethod{
-			ID: "pm_123", CustomerID: c.ID, Type: "card", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2034,
-			Fingerprint: "fp123", Status: billing.PaymentMethodActive, CreatedAt: time.Unix(1700000000, 0),
-		},
+func setupEffect(c billing.Customer, sessionID string, syncedAt time.Time) billing.Effect {
+	return billing.Effect{
+		Customers: []billing.StripeCustomer{{ID: c.StripeID, Email: c.Email}},
+		PaymentMethods: []billing.PaymentMethod{{
+			ID: "pm_123", StripeCustomerID: c.StripeID, Type: "card", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2034,
+			Fingerprint: "fp123", Status: billing.PaymentMethodActive, CreatedAt: time.Unix(1700000000, 0), SyncedAt: syncedAt,
+		}},
+		SetupIntents: []billing.SetupIntent{{
+			ID: "seti_123", StripeCustomerID: c.StripeID, PaymentMethodID: "pm_123", Status: billing.SetupIntentSucceeded, SyncedAt: syncedAt,
+		}},
+		CompletedSessions: []billing.CompletedSession{{
+			ID: sessionID, Mode: billing.ModeSetup, Currency: "usd", StripeCustomerID: c.StripeID, SetupIntentID: "seti_123",
+		}},
 	}
 }
 
-func TestRecordSetupIsIdempotentUnderConcurrency(t *testing.T) {
+func TestApplyIsIdempotentUnderConcurrency(t *testing.T) {
 	db := pg.NewDB(t)
 	ctx := context.Background()
 	c := seedSession(t, db, "cy@example.com", "cs_test_abc123")
-	record := setupRecord(c, "cs_test_abc123")
+	effect := setupEffect(c, "cs_test_abc123", time.Now())
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
-			if err := db.RecordSetup(ctx, record); err != nil {
+			if err := db.Apply(ctx, "", effect, false); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	for table, want := range map[string]int{"payment_methods": 1, "setup_intents": 1, "checkout_sessions": 1} {
+	for table, want := range map[string]int{"payment_methods": 1, "setup_intents": 1, "checkout_sessions": 1, "customers": 1} {
 		if n := count(t, db, table); n != want {
 			t.Errorf("%s: %d rows, want %d", table, n, want)
 		}
@@ -175,13 +179,35 @@ func TestRecordSetupIsIdempotentUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestRecordSetupRollsBackAsAWhole(t *testing.T) {
+func TestApplyKeepsTheNewerRead(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	c := seedSession(t, db, "wm@example.com", "cs_test_water1")
+	now := time.Now()
+	newer := setupEffect(c, "cs_test_water1", now)
+	newer.PaymentMethods[0].ExpYear = 2036 // the card was updated
+	older := setupEffect(c, "cs_test_water1", now.Add(-time.Second))
+	for _, e := range []billing.Effect{newer, older} {
+		if err := db.Apply(ctx, "", e, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pm, err := db.SessionPaymentMethod(ctx, "cs_test_water1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.ExpYear != 2036 {
+		t.Errorf("an older read overwrote a newer one: exp year %d, want 2036", pm.ExpYear)
+	}
+}
+
+func TestApplyRollsBackAsAWhole(t *testing.T) {
 	db := pg.NewDB(t)
 	ctx := context.Background()
 	c := seedSession(t, db, "di@example.com", "cs_test_rollback")
-	record := setupRecord(c, "cs_test_rollback")
-	record.SetupIntent.Status = "not-a-status" // the CHECK constraint rejects it after the payment method is written
-	if err := db.RecordSetup(ctx, record); err == nil {
+	effect := setupEffect(c, "cs_test_rollback", time.Now())
+	effect.SetupIntents[0].Status = "not-a-status" // the CHECK constraint rejects it after the payment method is written
+	if err := db.Apply(ctx, "", effect, false); err == nil {
 		t.Fatal("want a constraint error")
 	}
 	if n := count(t, db, "payment_methods"); n != 0 {
@@ -192,7 +218,85 @@ func TestRecordSetupRollsBackAsAWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Status != billing.SessionOpen {
-		t.Errorf("session status %q after a failed record", s.Status)
+		t.Errorf("session status %q after a failed apply", s.Status)
+	}
+}
+
+func TestApplyMarksTheEventOnce(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	c := seedSession(t, db, "ev@example.com", "cs_test_event1")
+	e := billing.Event{ID: "evt_1", Type: billing.EventCheckoutSessionCompleted, ObjectID: "cs_test_event1", Created: time.Now(), Payload: []byte(`{"id":"evt_1"}`)}
+	for range 3 {
+		applied, err := db.RecordEvent(ctx, e)
+		if err != nil || applied {
+			t.Fatalf("RecordEvent before apply = %v, %v", applied, err)
+		}
+	}
+	effect := setupEffect(c, "cs_test_event1", time.Now())
+	effect.StripeCustomerID = c.StripeID
+	var wg sync.WaitGroup
+	var applied, skipped atomic.Int32
+	for range 10 {
+		wg.Go(func() {
+			switch err := db.Apply(ctx, "evt_1", effect, false); {
+			case err == nil:
+				applied.Add(1)
+			case errors.Is(err, billing.ErrAlreadyApplied):
+				skipped.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if applied.Load() != 1 || skipped.Load() != 9 {
+		t.Errorf("applied %d times, skipped %d; want 1 and 9", applied.Load(), skipped.Load())
+	}
+	stored, err := db.StoredEvent(ctx, "evt_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.AppliedAt.IsZero() || stored.Attempts != 1 || string(stored.Payload) != `{"id":"evt_1"}` {
+		t.Errorf("stored event = %+v", stored)
+	}
+	if again, err := db.RecordEvent(ctx, e); err != nil || !again {
+		t.Errorf("RecordEvent after apply = %v, %v; want applied", again, err)
+	}
+	if n := count(t, db, "stripe_events"); n != 1 {
+		t.Errorf("%d ledger rows, want 1", n)
+	}
+}
+
+func TestEnsureCustomerLinksOrAddsStripeCustomers(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO customers (email) VALUES ('solo@example.com'), ('taken@example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool().Exec(ctx, `UPDATE customers SET stripe_customer_id = 'cus_Taken' WHERE email = 'taken@example.com'`); err != nil {
+		t.Fatal(err)
+	}
+	effect := billing.Effect{Customers: []billing.StripeCustomer{
+		{ID: "cus_Solo", Email: "solo@example.com"},   // links the existing row
+		{ID: "cus_Other", Email: "taken@example.com"}, // email held by another Stripe Customer: a row without email
+		{ID: "cus_NoMail"},                            // no email at all
+		{ID: "cus_Solo", Email: "solo@example.com"},   // repeated: no change
+	}}
+	if err := db.Apply(ctx, "", effect, false); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Pool().Query(ctx, `SELECT coalesce(email, '-') || ' ' || coalesce(stripe_customer_id, '-') FROM customers ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[solo@example.com cus_Solo taken@example.com cus_Taken - cus_Other - cus_NoMail]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("customers %v, want %s", got, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"time"
 	"testing"
 
 	"github.com/storefront/storefront/internal/billing"
@@ -40,6 +41,22 @@ var gatewayCalls = []gatewayCall{
 	}},
 	{"AttachPaymentMethod", stripeapi.OpAttachPaymentMethod, func(ctx context.Context, g *stripeapi.Gateway) error {
 		return g.AttachPaymentMethod(ctx, "pm_123", "cus_123")
+	}},
+	{"SetupIntent", stripeapi.OpRetrieveSetupIntent, func(ctx context.Context, g *stripeapi.Gateway) error {
+		_, err := g.SetupIntent(ctx, "seti_123")
+		return err
+	}},
+	{"PaymentMethod", stripeapi.OpRetrievePaymentMethod, func(ctx context.Context, g *stripeapi.Gateway) error {
+		_, err := g.PaymentMethod(ctx, "pm_123")
+		return err
+	}},
+	{"Event", stripeapi.OpRetrieveEvent, func(ctx context.Context, g *stripeapi.Gateway) error {
+		_, err := g.Event(ctx, "evt_123")
+		return err
+	}},
+	{"ListEvents", stripeapi.OpListEvents, func(ctx context.Context, g *stripeapi.Gateway) error {
+		_, err := g.ListEvents(ctx, time.Now().Add(-24*time.Hour), billing.HandledEventTypes())
+		return err
 	}},
 }
 

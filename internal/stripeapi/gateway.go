@@ -3,10 +3,12 @@ package stripeapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -19,10 +21,14 @@ import (
 
 // Operation names, as counted by Calls.
 const (
-	OpCreateCustomer      = "customers.create"
-	OpCreateSession       = "checkout.sessions.create"
-	OpRetrieveSession     = "checkout.sessions.retrieve"
-	OpAttachPaymentMethod = "payment_methods.attach"
+	OpCreateCustomer        = "customers.create"
+	OpCreateSession         = "checkout.sessions.create"
+	OpRetrieveSession       = "checkout.sessions.retrieve"
+	OpAttachPaymentMethod   = "payment_methods.attach"
+	OpRetrieveSetupIntent   = "setup_intents.retrieve"
+	OpRetrievePaymentMethod = "payment_methods.retrieve"
+	OpRetrieveEvent         = "events.retrieve"
+	OpListEvents            = "events.list"
 )
 
 // Gateway is billing.Gateway over Stripe's API. It counts the calls it makes
@@ -156,6 +162,7 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 // PaymentMethod expanded: one call where two would otherwise be needed.
 func (g *Gateway) SetupSession(ctx context.Context, id string) (billing.SetupSessionState, error) {
 	g.count(OpRetrieveSession)
+	syncedAt := time.Now()
 	params := &stripe.CheckoutSessionParams{}
 	params.Context = ctx
 	params.AddExpand("setup_intent.payment_method")
@@ -164,9 +171,11 @@ func (g *Gateway) SetupSession(ctx context.Context, id string) (billing.SetupSes
 		return billing.SetupSessionState{}, gatewayError(OpRetrieveSession, err)
 	}
 	state := billing.SetupSessionState{
-		ID:     s.ID,
-		Mode:   string(s.Mode),
-		Status: string(s.Status),
+		ID:       s.ID,
+		Mode:     string(s.Mode),
+		Status:   string(s.Status),
+		Currency: string(s.Currency),
+		SyncedAt: syncedAt,
 	}
 	if s.Customer != nil {
 		state.StripeCustomerID = s.Customer.ID
@@ -181,7 +190,7 @@ func (g *Gateway) SetupSession(ctx context.Context, id string) (billing.SetupSes
 		state.SetupIntentID = si.ID
 		state.SetupIntentStatus = string(si.Status)
 		if si.PaymentMethod != nil && si.PaymentMethod.ID != "" {
-			pm := paymentMethod(si.PaymentMethod)
+			pm := paymentMethod(si.PaymentMethod, syncedAt)
 			state.PaymentMethod = &pm
 		}
 	}
@@ -199,11 +208,139 @@ func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stri
 	return nil
 }
 
-func paymentMethod(pm *stripe.PaymentMethod) billing.PaymentMethod {
+// SetupIntent retrieves a SetupIntent with its payment method and customer expanded.
+func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupIntentState, error) {
+	g.count(OpRetrieveSetupIntent)
+	syncedAt := time.Now()
+	params := &stripe.SetupIntentParams{}
+	params.Context = ctx
+	params.AddExpand("payment_method")
+	params.AddExpand("customer")
+	si, err := g.api.SetupIntents.Get(id, params)
+	if err != nil {
+		return billing.SetupIntentState{}, gatewayError(OpRetrieveSetupIntent, err)
+	}
+	state := billing.SetupIntentState{SetupIntent: billing.SetupIntent{
+		ID:       si.ID,
+		Status:   string(si.Status),
+		SyncedAt: syncedAt,
+	}}
+	if si.LastSetupError != nil {
+		state.SetupIntent.LastErrorCode = string(si.LastSetupError.Code)
+	}
+	if c := customer(si.Customer); c != nil {
+		state.Customer = c
+		state.SetupIntent.StripeCustomerID = c.ID
+	}
+	if si.PaymentMethod != nil && si.PaymentMethod.ID != "" {
+		pm := paymentMethod(si.PaymentMethod, syncedAt)
+		state.PaymentMethod = &pm
+		state.SetupIntent.PaymentMethodID = pm.ID
+	}
+	return state, nil
+}
+
+// PaymentMethod retrieves a payment method with its customer expanded.
+func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.PaymentMethodState, error) {
+	g.count(OpRetrievePaymentMethod)
+	syncedAt := time.Now()
+	params := &stripe.PaymentMethodParams{}
+	params.Context = ctx
+	params.AddExpand("customer")
+	pm, err := g.api.PaymentMethods.Get(id, params)
+	if err != nil {
+		return billing.PaymentMethodState{}, gatewayError(OpRetrievePaymentMethod, err)
+	}
+	return billing.PaymentMethodState{PaymentMethod: paymentMethod(pm, syncedAt), Customer: customer(pm.Customer)}, nil
+}
+
+// Event retrieves one event.
+func (g *Gateway) Event(ctx context.Context, id string) (billing.Event, error) {
+	g.count(OpRetrieveEvent)
+	params := &stripe.EventParams{}
+	params.Context = ctx
+	e, err := g.api.Events.Get(id, params)
+	if err != nil {
+		return billing.Event{}, gatewayError(OpRetrieveEvent, err)
+	}
+	return event(e)
+}
+
+// ListEvents lists the events of these types created since then, oldest
+// first, following every page; each page is one call.
+func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []string) ([]billing.Event, error) {
+	var events []billing.Event
+	startingAfter := ""
+	for {
+		g.count(OpListEvents)
+		params := &stripe.EventListParams{
+			CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
+			Types:        stripe.StringSlice(types),
+		}
+		params.Context = ctx
+		params.Limit = stripe.Int64(100)
+		params.Single = true
+		if startingAfter != "" {
+			params.StartingAfter = stripe.String(startingAfter)
+		}
+		iter := g.api.Events.List(params)
+		page := 0
+		for iter.Next() {
+			page++
+			e, err := event(iter.Event())
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, e)
+			startingAfter = e.ID
+		}
+		if err := iter.Err(); err != nil {
+			return nil, gatewayError(OpListEvents, err)
+		}
+		if list := iter.EventList(); page == 0 || list == nil || !list.HasMore {
+			break
+		}
+	}
+	// Stripe lists newest first; apply in the order things happened.
+	slices.Reverse(events)
+	slices.SortStableFunc(events, func(a, b billing.Event) int { return a.Created.Compare(b.Created) })
+	return events, nil
+}
+
+// event turns a stripe-go event back into the raw JSON the ledger keeps.
+func event(e *stripe.Event) (billing.Event, error) {
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return billing.Event{}, fmt.Errorf("encode event %s: %w", e.ID, err)
+	}
+	out := billing.Event{
+		ID:         e.ID,
+		Type:       string(e.Type),
+		APIVersion: e.APIVersion,
+		Created:    time.Unix(e.Created, 0).UTC(),
+		Payload:    payload,
+	}
+	if e.Data != nil {
+		if id, ok := e.Data.Object["id"].(string); ok {
+			out.ObjectID = id
+		}
+	}
+	return out, nil
+}
+
+func customer(c *stripe.Customer) *billing.StripeCustomer {
+	if c == nil || c.ID == "" || c.Deleted {
+		return nil
+	}
+	return &billing.StripeCustomer{ID: c.ID, Email: c.Email}
+}
+
+func paymentMethod(pm *stripe.PaymentMethod, syncedAt time.Time) billing.PaymentMethod {
 	out := billing.PaymentMethod{
 		ID:        pm.ID,
 		Type:      string(pm.Type),
 		CreatedAt: time.Unix(pm.Created, 0).UTC(),
+		SyncedAt:  syncedAt,
 	}
 	if pm.Customer != nil {
 		out.StripeCustomerID = pm.Customer.ID

@@ -29,6 +29,8 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/cancel", s.handle(s.cancel))
 	})
 
+	r.Post("/webhook", s.webhook)
+
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(adminAuth(s.adminPassword))
 		r.Use(limitBody(maxFormBytes))

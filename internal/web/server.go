@@ -20,6 +20,8 @@ import (
 type Options struct {
 	Service       *billing.Service
 	AdminPassword string
+	// Webhooks verifies Stripe-Signature headers.
+	Webhooks WebhookVerifier
 	// LocalMode shows the "test mode, local emulator" banner on every page.
 	LocalMode bool
 	// Assets holds templates/*.html and static/*.
@@ -27,9 +29,15 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// WebhookVerifier checks a webhook's signature and parses its event.
+type WebhookVerifier interface {
+	Verify(payload []byte, signature string) (billing.Event, error)
+}
+
 // Server holds what the handlers need.
 type Server struct {
 	svc           *billing.Service
+	webhooks      WebhookVerifier
 	adminPassword string
 	localMode     bool
 	pages         map[string]*template.Template
@@ -43,8 +51,8 @@ var pageNames = []string{"storefront", "success", "processing", "cancel", "error
 
 // NewServer parses the templates and returns a Server.
 func NewServer(opts Options) (*Server, error) {
-	if opts.Service == nil || opts.Assets == nil {
-		return nil, errors.New("web: Service and Assets are required")
+	if opts.Service == nil || opts.Assets == nil || opts.Webhooks == nil {
+		return nil, errors.New("web: Service, Webhooks and Assets are required")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -56,6 +64,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		svc:           opts.Service,
+		webhooks:      opts.Webhooks,
 		adminPassword: opts.AdminPassword,
 		localMode:     opts.LocalMode,
 		pages:         map[string]*template.Template{},

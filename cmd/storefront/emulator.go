@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/storefront/storefront/internal/stripeemu"
+)
+
+// runEmulator serves the Stripe emulator alone, for other apps and manual tests.
+func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	flags := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	flags.SetOutput(stdout)
+	port := flags.Int("port", 12111, "port to listen on")
+	host := flags.String("host", "127.0.0.1", "address to listen on")
+	webhookURL := flags.String("webhook-url", "", "deliver events to this URL (e.g. http://localhost:4242/webhook)")
+	webhookSecret := flags.String("webhook-secret", "", "sign deliveries with this whsec_ secret (required with -webhook-url)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *webhookURL != "" && *webhookSecret == "" {
+		return errors.New("emulator: -webhook-secret is required with -webhook-url")
+	}
+	listener, err := net.Listen("tcp", net.JoinHostPort(*host, fmt.Sprint(*port)))
+	if err != nil {
+		return fmt.Errorf("emulator: listen: %w", err)
+	}
+	publicURL := fmt.Sprintf("http://localhost:%d", listener.Addr().(*net.TCPAddr).Port)
+	emu := stripeemu.New(stripeemu.Options{
+		PublicURL:     publicURL,
+		WebhookURL:    *webhookURL,
+		WebhookSecret: *webhookSecret,
+		Logger:        log,
+	})
+	defer emu.Close()
+	server := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "Stripe emulator listening on %s\n  use STRIPE_API_BASE=%s with any sk_test_ key\n", publicURL, publicURL)
+	errc := make(chan error, 1)
+	go func() { errc <- server.Serve(listener) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("emulator: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return server.Shutdown(shutdownCtx)
+}

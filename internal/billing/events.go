@@ -1,0 +1,235 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotDurable marks a failure to store an event: nothing may be
+// acknowledged, so Stripe must retry.
+var ErrNotDurable = errors.New("event not stored")
+
+// ReceiveEvent stores a verified event in the ledger and applies it, once.
+// A duplicate of an applied event changes nothing. An error wrapping
+// ErrNotDurable means the event was not stored; any other error means it was
+// stored with the error and can be applied later by a retry, sync or replay.
+func (s *Service) ReceiveEvent(ctx context.Context, e Event) error {
+	s.noteAPIVersion(e)
+	applied, err := s.store.RecordEvent(ctx, e)
+	if err != nil {
+		return fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
+	}
+	if applied {
+		return nil
+	}
+	return s.apply(ctx, e, false)
+}
+
+// noteAPIVersion warns, once per version, about events rendered in another
+// API version than the one this build is pinned to. They are still accepted:
+// every object that matters is read back through the pinned version.
+func (s *Service) noteAPIVersion(e Event) {
+	if e.APIVersion == "" || e.APIVersion == s.apiVersion {
+		return
+	}
+	if _, seen := s.versionsWarned.LoadOrStore(e.APIVersion, true); !seen {
+		s.log.Warn("webhook event from another Stripe API version; objects are read back through the pinned one",
+			"event_api_version", e.APIVersion, "pinned_api_version", s.apiVersion, "event_id", e.ID)
+	}
+}
+
+// apply computes an event's effect and writes it with the event's applied
+// mark. A failure is recorded on the event so that a later attempt can
+// finish the job; it never blocks other events.
+func (s *Service) apply(ctx context.Context, e Event, reapply bool) error {
+	effect, err := s.eventEffect(ctx, e)
+	if err == nil {
+		err = s.store.Apply(ctx, e.ID, effect, reapply)
+		if errors.Is(err, ErrAlreadyApplied) {
+			return nil
+		}
+	}
+	if err != nil {
+		// Record on a context that outlives a cancelled request.
+		if ferr := s.store.EventFailed(context.WithoutCancel(ctx), e.ID, err.Error()); ferr != nil {
+			s.log.Error("record event failure", "event_id", e.ID, "err", ferr)
+		}
+		return fmt.Errorf("apply event %s (%s): %w", e.ID, e.Type, err)
+	}
+	return nil
+}
+
+// eventEffect decides what an event changes. Events arrive late, twice and
+// out of order, so their payloads are not trusted for state: each handler
+// reads the object back from Stripe, and the read time is the watermark that
+// keeps an older read from overwriting a newer one. That costs one call per
+// event but makes every order of delivery converge on Stripe's current state.
+func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
+	if e.ObjectID == "" {
+		return Effect{}, nil
+	}
+	switch e.Type {
+	case EventCheckoutSessionCompleted:
+		return s.sessionCompletedEffect(ctx, e.ObjectID)
+	case EventCheckoutSessionExpired:
+		// Expiry is final on Stripe's side; no read-back is needed to trust it.
+		return Effect{ExpiredSessions: []string{e.ObjectID}}, nil
+	case EventSetupIntentSucceeded, EventSetupIntentSetupFailed:
+		return s.setupIntentEffect(ctx, e.ObjectID)
+	case EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated:
+		return s.paymentMethodEffect(ctx, e.ObjectID)
+	default:
+		return Effect{}, nil
+	}
+}
+
+func (s *Service) sessionCompletedEffect(ctx context.Context, sessionID string) (Effect, error) {
+	local, err := s.store.CheckoutSession(ctx, sessionID)
+	switch {
+	case err == nil && local.Status == SessionComplete:
+		return Effect{}, nil // the success page got there first
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return Effect{}, err
+	}
+	remote, err := s.gateway.SetupSession(ctx, sessionID)
+	if errors.Is(err, ErrNotFound) {
+		return Effect{}, nil
+	}
+	if err != nil {
+		return Effect{}, err
+	}
+	if remote.Mode != ModeSetup || !setupComplete(remote) {
+		// An asynchronous payment method may still be processing; its
+		// setup_intent.succeeded will record it.
+		return Effect{}, nil
+	}
+	return s.setupEffect(ctx, remote)
+}
+
+func (s *Service) setupIntentEffect(ctx context.Context, id string) (Effect, error) {
+	st, err := s.gateway.SetupIntent(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Effect{}, nil
+	}
+	if err != nil {
+		return Effect{}, err
+	}
+	var effect Effect
+	if st.Customer != nil {
+		effect.Customers = append(effect.Customers, normalizedCustomer(*st.Customer))
+		effect.StripeCustomerID = st.Customer.ID
+	}
+	si := st.SetupIntent
+	if pm := st.PaymentMethod; pm != nil {
+		if pm.StripeCustomerID == "" {
+			// Not attached yet: a session without a customer, which
+			// checkout.session.completed attaches and records.
+			return Effect{}, nil
+		}
+		pm.Status = PaymentMethodActive
+		effect.PaymentMethods = append(effect.PaymentMethods, *pm)
+		if st.Customer == nil || st.Customer.ID != pm.StripeCustomerID {
+			effect.Customers = append(effect.Customers, StripeCustomer{ID: pm.StripeCustomerID})
+		}
+		if si.StripeCustomerID == "" {
+			si.StripeCustomerID = pm.StripeCustomerID
+		}
+	} else if si.Status == SetupIntentSucceeded {
+		return Effect{}, fmt.Errorf("setup intent %s succeeded without a payment method", id)
+	}
+	effect.SetupIntents = append(effect.SetupIntents, si)
+	return effect, nil
+}
+
+func (s *Service) paymentMethodEffect(ctx context.Context, id string) (Effect, error) {
+	st, err := s.gateway.PaymentMethod(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Effect{GonePaymentMethods: []string{id}}, nil
+	}
+	if err != nil {
+		return Effect{}, err
+	}
+	pm := st.PaymentMethod
+	var effect Effect
+	if st.Customer != nil {
+		pm.Status = PaymentMethodActive
+		effect.Customers = []StripeCustomer{normalizedCustomer(*st.Customer)}
+		effect.StripeCustomerID = st.Customer.ID
+	} else {
+		pm.Status = PaymentMethodDetached
+	}
+	effect.PaymentMethods = []PaymentMethod{pm}
+	return effect, nil
+}
+
+// normalizedCustomer keeps Stripe's email only when it is one we would accept.
+func normalizedCustomer(c StripeCustomer) StripeCustomer {
+	email, err := NormalizeEmail(c.Email)
+	if err != nil {
+		email = ""
+	}
+	return StripeCustomer{ID: c.ID, Email: email}
+}
+
+// ReplayEvent applies an event again, from the ledger or, if the ledger lacks
+// it, from Stripe. Re-applying is safe: effects are read back from Stripe.
+func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
+	stored, err := s.store.StoredEvent(ctx, id)
+	e := stored.Event
+	if errors.Is(err, ErrNotFound) {
+		e, err = s.gateway.Event(ctx, id)
+		if err == nil {
+			_, err = s.store.RecordEvent(ctx, e)
+		}
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("replay event %s: %w", id, err)
+	}
+	return e, s.apply(ctx, e, true)
+}
+
+// MaxSyncWindow is how far back Stripe's events list reaches.
+const MaxSyncWindow = 30 * 24 * time.Hour
+
+// SyncReport says what a sync found and did.
+type SyncReport struct {
+	Since          time.Time
+	Found          int
+	AlreadyApplied int
+	Applied        int
+	Failed         []string
+}
+
+// Sync lists Stripe's events of the handled types since the window began and
+// applies those the ledger lacks or has not applied: the repair for missed
+// deliveries. It is safe at any time and from several machines at once,
+// since each event is applied at most once under a lock on its ledger row.
+func (s *Service) Sync(ctx context.Context, window time.Duration) (SyncReport, error) {
+	if window <= 0 || window > MaxSyncWindow {
+		window = MaxSyncWindow
+	}
+	report := SyncReport{Since: s.now().Add(-window)}
+	events, err := s.gateway.ListEvents(ctx, report.Since, HandledEventTypes())
+	if err != nil {
+		return report, fmt.Errorf("sync: %w", err)
+	}
+	report.Found = len(events)
+	for _, e := range events {
+		applied, err := s.store.RecordEvent(ctx, e)
+		if err != nil {
+			return report, fmt.Errorf("sync: %w", err)
+		}
+		if applied {
+			report.AlreadyApplied++
+			continue
+		}
+		if err := s.apply(ctx, e, false); err != nil {
+			report.Failed = append(report.Failed, fmt.Sprintf("%s %s: %v", e.ID, e.Type, err))
+			continue
+		}
+		report.Applied++
+	}
+	return report, nil
+}

@@ -1,0 +1,182 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+// Apply writes an effect, and the applied mark of its event, in one
+// transaction. The event row is locked first, so concurrent deliveries of
+// one event apply it once.
+func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, reapply bool) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if eventID != "" {
+			var applied bool
+			err := tx.QueryRow(ctx, `SELECT applied_at IS NOT NULL FROM stripe_events WHERE id = $1 FOR UPDATE`, eventID).Scan(&applied)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("event %s is not in the ledger: %w", eventID, billing.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("lock event: %w", err)
+			}
+			if applied && !reapply {
+				return billing.ErrAlreadyApplied
+			}
+		}
+		if err := writeEffect(ctx, tx, effect); err != nil {
+			return err
+		}
+		if eventID == "" {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE stripe_events
+			SET applied_at = now(), attempts = attempts + 1, last_error = NULL,
+			    customer_id = coalesce((SELECT id FROM customers WHERE stripe_customer_id = $2), customer_id)
+			WHERE id = $1`, eventID, effect.StripeCustomerID)
+		if err != nil {
+			return fmt.Errorf("mark applied: %w", err)
+		}
+		return nil
+	})
+	if errors.Is(err, billing.ErrAlreadyApplied) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("apply effect of event %q: %w", eventID, err)
+	}
+	return nil
+}
+
+// writeEffect writes in dependency order: customers before what refers to them.
+func writeEffect(ctx context.Context, tx pgx.Tx, e billing.Effect) error {
+	for _, c := range e.Customers {
+		if err := ensureCustomer(ctx, tx, c); err != nil {
+			return err
+		}
+	}
+	for _, pm := range e.PaymentMethods {
+		if err := upsertPaymentMethod(ctx, tx, pm); err != nil {
+			return err
+		}
+	}
+	for _, id := range e.GonePaymentMethods {
+		if _, err := tx.Exec(ctx, `UPDATE payment_methods SET status = 'detached', updated_at = now() WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("detach gone payment method %s: %w", id, err)
+		}
+	}
+	for _, si := range e.SetupIntents {
+		if err := upsertSetupIntent(ctx, tx, si); err != nil {
+			return err
+		}
+	}
+	for _, s := range e.CompletedSessions {
+		if err := completeSession(ctx, tx, s); err != nil {
+			return err
+		}
+	}
+	for _, id := range e.ExpiredSessions {
+		if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = 'expired' WHERE id = $1 AND status = 'open'`, id); err != nil {
+			return fmt.Errorf("expire session %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// ensureCustomer makes a Stripe Customer known locally: linked to the row of
+// its email if that row has no Stripe Customer yet, else a row of its own
+// (without the email, which another Stripe Customer already holds).
+func ensureCustomer(ctx context.Context, tx pgx.Tx, c billing.StripeCustomer) error {
+	if c.ID == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		WITH linked AS (
+			UPDATE customers SET stripe_customer_id = $1, updated_at = now()
+			WHERE $2 <> '' AND email = $2 AND stripe_customer_id IS NULL
+			  AND NOT EXISTS (SELECT 1 FROM customers WHERE stripe_customer_id = $1)
+			RETURNING id
+		)
+		INSERT INTO customers (email, stripe_customer_id)
+		SELECT CASE WHEN $2 = '' OR EXISTS (SELECT 1 FROM customers WHERE email = $2) THEN NULL ELSE $2 END, $1
+		WHERE NOT EXISTS (SELECT 1 FROM linked)
+		  AND NOT EXISTS (SELECT 1 FROM customers WHERE stripe_customer_id = $1)
+		ON CONFLICT DO NOTHING`, c.ID, c.Email)
+	if err != nil {
+		return fmt.Errorf("ensure customer %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// upsertPaymentMethod writes a payment method read from Stripe unless the row
+// holds a newer read. A detached one with no customer only updates a row we
+// have: a card never saved here is not worth a row.
+func upsertPaymentMethod(ctx context.Context, tx pgx.Tx, pm billing.PaymentMethod) error {
+	if pm.StripeCustomerID == "" {
+		_, err := tx.Exec(ctx, `
+			UPDATE payment_methods SET status = $2, brand = coalesce($3, brand), last4 = coalesce($4, last4),
+				exp_month = coalesce($5, exp_month), exp_year = coalesce($6, exp_year), synced_at = $7, updated_at = now()
+			WHERE id = $1 AND synced_at <= $7`,
+			pm.ID, pm.Status, nullString(pm.Brand), nullString(pm.Last4), nullInt(pm.ExpMonth), nullInt(pm.ExpYear), pm.SyncedAt)
+		if err != nil {
+			return fmt.Errorf("update payment method %s: %w", pm.ID, err)
+		}
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO payment_methods (id, customer_id, type, brand, last4, exp_month, exp_year, fingerprint, status, stripe_created_at, synced_at)
+		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO UPDATE SET
+			customer_id = coalesce(excluded.customer_id, payment_methods.customer_id),
+			brand = excluded.brand, last4 = excluded.last4,
+			exp_month = excluded.exp_month, exp_year = excluded.exp_year,
+			fingerprint = excluded.fingerprint, status = excluded.status,
+			synced_at = excluded.synced_at, updated_at = now()
+		WHERE payment_methods.synced_at <= excluded.synced_at`,
+		pm.ID, pm.StripeCustomerID, pm.Type, nullString(pm.Brand), nullString(pm.Last4),
+		nullInt(pm.ExpMonth), nullInt(pm.ExpYear), nullString(pm.Fingerprint), pm.Status, pm.CreatedAt, pm.SyncedAt)
+	if err != nil {
+		return fmt.Errorf("upsert payment method %s: %w", pm.ID, err)
+	}
+	return nil
+}
+
+func upsertSetupIntent(ctx context.Context, tx pgx.Tx, si billing.SetupIntent) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO setup_intents (id, customer_id, payment_method_id, status, last_error_code, synced_at)
+		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET
+			customer_id = coalesce(excluded.customer_id, setup_intents.customer_id),
+			payment_method_id = coalesce(excluded.payment_method_id, setup_intents.payment_method_id),
+			status = excluded.status, last_error_code = excluded.last_error_code,
+			synced_at = excluded.synced_at, updated_at = now()
+		WHERE setup_intents.synced_at <= excluded.synced_at`,
+		si.ID, si.StripeCustomerID, nullString(si.PaymentMethodID), si.Status, nullString(si.LastErrorCode), si.SyncedAt)
+	if err != nil {
+		return fmt.Errorf("upsert setup intent %s: %w", si.ID, err)
+	}
+	return nil
+}
+
+// completeSession records a session as complete, creating its row when the
+// session was made outside this store (the webhook still reports it).
+func completeSession(ctx context.Context, tx pgx.Tx, s billing.CompletedSession) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, setup_intent_id, completed_at)
+		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, 'complete', $4, $5, now())
+		ON CONFLICT (id) DO UPDATE SET
+			status = 'complete',
+			setup_intent_id = coalesce(checkout_sessions.setup_intent_id, excluded.setup_intent_id),
+			customer_id = coalesce(checkout_sessions.customer_id, excluded.customer_id),
+			completed_at = coalesce(checkout_sessions.completed_at, excluded.completed_at)`,
+		s.ID, s.StripeCustomerID, s.Mode, s.Currency, nullString(s.SetupIntentID))
+	if err != nil {
+		return fmt.Errorf("complete session %s: %w", s.ID, err)
+	}
+	return nil
+}

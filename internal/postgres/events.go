@@ -1,0 +1,80 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+// maxErrorLength keeps a runaway error message from bloating the ledger.
+const maxErrorLength = 2000
+
+// RecordEvent stores a verified event unless its id is known, and tells
+// whether it has been applied already. The insert is what makes the event
+// durable before it is acknowledged.
+func (db *DB) RecordEvent(ctx context.Context, e billing.Event) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `
+		INSERT INTO stripe_events (id, type, api_version, object_id, created_at, payload)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO NOTHING`,
+		e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload))
+	if err != nil {
+		return false, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return false, nil
+	}
+	// A duplicate: a statement of its own, so it sees a concurrent first insert once committed.
+	var applied bool
+	if err := db.pool.QueryRow(ctx, `SELECT applied_at IS NOT NULL FROM stripe_events WHERE id = $1`, e.ID).Scan(&applied); err != nil {
+		return false, fmt.Errorf("record event %s: read duplicate: %w", e.ID, err)
+	}
+	return applied, nil
+}
+
+// EventFailed records why an event could not be applied.
+func (db *DB) EventFailed(ctx context.Context, id, reason string) error {
+	if len(reason) > maxErrorLength {
+		reason = reason[:maxErrorLength]
+	}
+	_, err := db.pool.Exec(ctx, `
+		UPDATE stripe_events SET attempts = attempts + 1, last_error = $2
+		WHERE id = $1 AND applied_at IS NULL`, id, reason)
+	if err != nil {
+		return fmt.Errorf("record failure of event %s: %w", id, err)
+	}
+	return nil
+}
+
+// StoredEvent returns an event from the ledger.
+func (db *DB) StoredEvent(ctx context.Context, id string) (billing.StoredEvent, error) {
+	var (
+		e         billing.StoredEvent
+		payload   string
+		appliedAt *time.Time
+		lastError *string
+	)
+	err := db.pool.QueryRow(ctx, `
+		SELECT id, type, api_version, object_id, created_at, payload, received_at, applied_at, attempts, last_error
+		FROM stripe_events WHERE id = $1`, id).
+		Scan(&e.ID, &e.Type, &e.APIVersion, &e.ObjectID, &e.Created, &payload, &e.ReceivedAt, &appliedAt, &e.Attempts, &lastError)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, fmt.Errorf("event %s: %w", id, billing.ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("event %s: %w", id, err)
+	}
+	e.Payload = []byte(payload)
+	if appliedAt != nil {
+		e.AppliedAt = *appliedAt
+	}
+	if lastError != nil {
+		e.LastError = *lastError
+	}
+	return e, nil
+}

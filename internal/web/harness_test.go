@@ -1,0 +1,192 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/internal/stripeapi"
+	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/web"
+	assets "github.com/storefront/storefront/web"
+)
+
+const (
+	adminPassword = "correct horse battery staple"
+	webhookSecret = "whsec_harness"
+)
+
+// harness is the whole store over real HTTP: a fresh database, the Stripe
+// emulator behind the real stripe-go gateway, and the web server.
+type harness struct {
+	t       *testing.T
+	db      *postgres.DB
+	emu     *stripeemu.Emulator
+	gateway *stripeapi.Gateway
+	store   *httptest.Server
+	client  *http.Client
+
+	// stripeServer serves the emulator; with stripeDown set its API answers
+	// every call with a Stripe-shaped 500, as during an outage.
+	stripeServer *httptest.Server
+	stripeDown   atomic.Bool
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, emu: stripeemu.New(stripeemu.Options{})}
+	emuHandler := h.emu.Handler()
+	h.stripeServer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.stripeDown.Load() && strings.HasPrefix(r.URL.Path, "/v1/") {
+			w.Header().Set("Request-Id", "req_down123")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error":{"type":"api_error","message":"An unknown error occurred"}}`)) //nolint:errcheck
+			return
+		}
+		emuHandler.ServeHTTP(w, r)
+	}))
+	h.emu.SetPublicURL(h.stripeServer.URL)
+	t.Cleanup(func() { h.stripeServer.Close(); h.emu.Close() })
+
+	h.db = pg.NewDB(t)
+	noRetries := int64(0)
+	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: h.stripeServer.URL, MaxNetworkRetries: &noRetries})
+	var handler http.Handler
+	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(h.store.Close)
+	svc := billing.NewService(h.db, h.gateway, billing.Options{BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion})
+	srv, err := web.NewServer(web.Options{
+		Service: svc, AdminPassword: adminPassword, Assets: assets.FS,
+		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = srv.Handler()
+	h.client = &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return h
+}
+
+type response struct {
+	status   int
+	body     string
+	location string
+}
+
+func (h *harness) do(req *http.Request) response {
+	h.t.Helper()
+	res, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, body: string(body), location: res.Header.Get("Location")}
+}
+
+func (h *harness) get(path string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.store.URL+path, nil)
+	return h.do(req)
+}
+
+func (h *harness) admin(path, user, password string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.store.URL+path, nil)
+	if user != "" || password != "" {
+		req.SetBasicAuth(user, password)
+	}
+	return h.do(req)
+}
+
+func (h *harness) saveCard(email string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.store.URL+"/create-checkout-session", strings.NewReader(url.Values{"email": {email}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return h.do(req)
+}
+
+// startSession presses Save card and returns the Checkout Session id it redirected to.
+func (h *harness) startSession(email string) string {
+	h.t.Helper()
+	res := h.saveCard(email)
+	if res.status != http.StatusSeeOther {
+		h.t.Fatalf("Save card: status %d, body %s", res.status, res.body)
+	}
+	var id string
+	for part := range strings.SplitSeq(res.location, "/") {
+		if strings.HasPrefix(part, "cs_") {
+			id = part
+		}
+	}
+	if id == "" {
+		h.t.Fatalf("redirect %q names no session", res.location)
+	}
+	return id
+}
+
+// completeWith pays the session on the emulator as a customer would.
+func (h *harness) completeWith(sessionID, number, email string) {
+	h.t.Helper()
+	cvc := "123"
+	if strings.HasPrefix(number, "34") || strings.HasPrefix(number, "37") {
+		cvc = "1234" // American Express
+	}
+	err := h.emu.CompleteCheckout(context.Background(), sessionID, stripeemu.Card{
+		Number: number, Expiry: "12 / 34", CVC: cvc, Name: "Ann Example", Email: email,
+	})
+	if err != nil {
+		h.t.Fatalf("complete %s with %s: %v", sessionID, number, err)
+	}
+}
+
+func (h *harness) count(table string) int {
+	h.t.Helper()
+	var n int
+	if err := h.db.Pool().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// snapshot renders every row of every table, to prove a request changed nothing.
+func (h *harness) snapshot() string {
+	h.t.Helper()
+	var b strings.Builder
+	for _, table := range []string{"customers", "checkout_sessions", "setup_intents", "payment_methods"} {
+		var rows string
+		err := h.db.Pool().QueryRow(context.Background(),
+			fmt.Sprintf("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM %s t", table)).Scan(&rows)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:\n%s\n", table, rows)
+	}
+	return b.String()
+}
+
+// emuGet reads an object straight from the emulator's API, as Stripe's dashboard would show it.
+func (h *harness) emuGet(path string) string {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.stripeServer.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer sk_test_harness")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body)
+}

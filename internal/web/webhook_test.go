@@ -1,0 +1,60 @@
+package web_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/storefront/storefront/internal/web"
+)
+
+func eventJSON(id, typ string) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":%q,"created":%d,"type":%q,"data":{"object":{"id":"cs_test_1","object":"checkout.session"}}}`,
+		id, stripe.APIVersion, time.Now().Unix(), typ)
+}
+
+func signed(payload []byte, secret string, at time.Time) string {
+	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: at}).Header
+}
+
+func (h *harness) postWebhook(payload []byte, signature string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.store.URL+"/webhook", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	if signature != "" {
+		req.Header.Set("Stripe-Signature", signature)
+	}
+	return h.do(req)
+}
+
+func TestWebhookVerifiesSignatures(t *testing.T) {
+	h := newHarness(t)
+	good := eventJSON("evt_1", "checkout.session.completed")
+	oversize := append(eventJSON("evt_2", "x"), bytes.Repeat([]byte(" "), web.MaxWebhookBytes)...)
+	cases := map[string]struct {
+		payload   []byte
+		signature string
+		want      int
+	}{
+		"valid":           {good, signed(good, webhookSecret, time.Now()), http.StatusOK},
+		"missing header":  {good, "", http.StatusBadRequest},
+		"wrong secret":    {good, signed(good, "whsec_other", time.Now()), http.StatusBadRequest},
+		"stale timestamp": {good, signed(good, webhookSecret, time.Now().Add(-10*time.Minute)), http.StatusBadRequest},
+		"tampered body":   {[]byte(strings.Replace(string(good), "evt_1", "evt_9", 1)), signed(good, webhookSecret, time.Now()), http.StatusBadRequest},
+		"not JSON":        {[]byte("hello"), signed([]byte("hello"), webhookSecret, time.Now()), http.StatusBadRequest},
+		"oversize":        {oversize, signed(oversize, webhookSecret, time.Now()), http.StatusRequestEntityTooLarge},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if res := h.postWebhook(tc.payload, tc.signature); res.status != tc.want {
+				t.Errorf("status %d, want %d", res.status, tc.want)
+			}
+		})
+	}
+}
