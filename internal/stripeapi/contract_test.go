@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
