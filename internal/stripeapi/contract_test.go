@@ -11,53 +11,81 @@ import (
 	"github.com/storefront/storefront/internal/stripeapi"
 )
 
-// gatewayCall is one Gateway method called the way the app calls it.
+// ids names the objects a call refers to: stripe-mock accepts any, the
+// emulator needs real ones (see emulatorIDs).
+type ids struct {
+	Customer, Session, SetupIntent, PaymentMethod, UnattachedPaymentMethod, Event string
+}
+
+var stripeMockIDs = ids{
+	Customer: "cus_123", Session: "cs_test_a1b2c3", SetupIntent: "seti_123",
+	PaymentMethod: "pm_123", UnattachedPaymentMethod: "pm_456", Event: "evt_123",
+}
+
+// gatewayCall is one Gateway method called the way the app calls it, with
+// the JSON fields of Stripe's answer that the app reads.
 type gatewayCall struct {
 	method string // the billing.Gateway method it exercises
 	op     string // the operation the gateway counts
-	call   func(ctx context.Context, g *stripeapi.Gateway) error
+	reads  []string
+	call   func(ctx context.Context, g *stripeapi.Gateway, id ids) error
 }
 
 // gatewayCalls is every call the app makes to Stripe. A Gateway method with
 // no row here fails TestContractCoversEveryGatewayMethod.
 var gatewayCalls = []gatewayCall{
-	{"CreateCustomer", stripeapi.OpCreateCustomer, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.CreateCustomer(ctx, "ann@example.com", "customer-7f8e2c1a")
+	{"CreateCustomer", stripeapi.OpCreateCustomer, []string{"id"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.CreateCustomer(ctx, "ann@example.com", billing.CustomerIdempotencyKey("ann@example.com"))
+			return err
+		}},
+	{"CreateSetupSession", stripeapi.OpCreateSession, []string{"id", "mode", "status", "currency", "url"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.CreateSetupSession(ctx, billing.SetupSessionParams{
+				StripeCustomerID: id.Customer,
+				Currency:         "usd",
+				SuccessURL:       "http://localhost:4242/success?session_id={CHECKOUT_SESSION_ID}",
+				CancelURL:        "http://localhost:4242/cancel",
+				IdempotencyKey:   "setup-session-1",
+			})
+			return err
+		}},
+	{"SetupSession", stripeapi.OpRetrieveSession, []string{
+		"id", "mode", "status", "currency", "customer", "customer_details.email",
+		"setup_intent.id", "setup_intent.status", "setup_intent.payment_method.id", "setup_intent.payment_method.type",
+		"setup_intent.payment_method.created", "setup_intent.payment_method.card.brand", "setup_intent.payment_method.card.last4",
+		"setup_intent.payment_method.card.exp_month", "setup_intent.payment_method.card.exp_year",
+		"setup_intent.payment_method.card.fingerprint",
+	}, func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+		_, err := g.SetupSession(ctx, id.Session)
 		return err
 	}},
-	{"CreateSetupSession", stripeapi.OpCreateSession, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.CreateSetupSession(ctx, billing.SetupSessionParams{
-			StripeCustomerID: "cus_123",
-			Currency:         "usd",
-			SuccessURL:       "http://localhost:4242/success?session_id={CHECKOUT_SESSION_ID}",
-			CancelURL:        "http://localhost:4242/cancel",
-			IdempotencyKey:   "setup-session-1",
-		})
+	{"AttachPaymentMethod", stripeapi.OpAttachPaymentMethod, []string{"id", "customer"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			return g.AttachPaymentMethod(ctx, id.UnattachedPaymentMethod, id.Customer)
+		}},
+	{"SetupIntent", stripeapi.OpRetrieveSetupIntent, []string{
+		"id", "status", "customer.id", "customer.email", "payment_method.id", "payment_method.card.last4",
+	}, func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+		_, err := g.SetupIntent(ctx, id.SetupIntent)
 		return err
 	}},
-	{"SetupSession", stripeapi.OpRetrieveSession, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.SetupSession(ctx, "cs_test_a1b2c3")
+	{"PaymentMethod", stripeapi.OpRetrievePaymentMethod, []string{
+		"id", "type", "created", "customer.id", "card.brand", "card.last4", "card.exp_month", "card.exp_year",
+	}, func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+		_, err := g.PaymentMethod(ctx, id.PaymentMethod)
 		return err
 	}},
-	{"AttachPaymentMethod", stripeapi.OpAttachPaymentMethod, func(ctx context.Context, g *stripeapi.Gateway) error {
-		return g.AttachPaymentMethod(ctx, "pm_123", "cus_123")
-	}},
-	{"SetupIntent", stripeapi.OpRetrieveSetupIntent, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.SetupIntent(ctx, "seti_123")
-		return err
-	}},
-	{"PaymentMethod", stripeapi.OpRetrievePaymentMethod, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.PaymentMethod(ctx, "pm_123")
-		return err
-	}},
-	{"Event", stripeapi.OpRetrieveEvent, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.Event(ctx, "evt_123")
-		return err
-	}},
-	{"ListEvents", stripeapi.OpListEvents, func(ctx context.Context, g *stripeapi.Gateway) error {
-		_, err := g.ListEvents(ctx, time.Now().Add(-24*time.Hour), billing.HandledEventTypes())
-		return err
-	}},
+	{"Event", stripeapi.OpRetrieveEvent, []string{"id", "type", "created", "api_version", "data.object.id"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.Event(ctx, id.Event)
+			return err
+		}},
+	{"ListEvents", stripeapi.OpListEvents, []string{"object", "has_more", "data"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.ListEvents(ctx, time.Now().Add(-24*time.Hour), billing.HandledEventTypes())
+			return err
+		}},
 }
 
 func TestContractCoversEveryGatewayMethod(t *testing.T) {
@@ -80,7 +108,7 @@ func TestContractWithStripeMock(t *testing.T) {
 	for _, c := range gatewayCalls {
 		t.Run(c.method, func(t *testing.T) {
 			g := stripeapi.New(stripeapi.Config{SecretKey: "sk_test_123", APIBase: base})
-			if err := c.call(context.Background(), g); err != nil {
+			if err := c.call(context.Background(), g, stripeMockIDs); err != nil {
 				t.Fatalf("stripe-mock rejected %s: %v", c.method, err)
 			}
 			if got := g.Calls(); got[c.op] != 1 || g.TotalCalls() != 1 {
