@@ -5,6 +5,8 @@
 //
 //	storefront [serve]   run the web server (the default)
 //	storefront migrate   apply database migrations and exit
+//	storefront sync      apply Stripe events that were missed
+//	storefront events replay EVENT_ID
 //	storefront emulator  run the local Stripe emulator alone
 package main
 
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stdout, log, nil)
 	case "emulator":
 		return runEmulator(ctx, args, stdout, log)
+	case "sync":
+		return runSync(ctx, args, getenv, stdout, log)
+	case "events":
+		return runEvents(ctx, args, getenv, stdout, log)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
 	case "help", "-h", "--help":
@@ -68,6 +74,8 @@ commands:
   serve     run the web server (default); with no STRIPE_SECRET_KEY it runs
             on a built-in Stripe emulator (local mode)
   migrate   apply database migrations and exit
+  sync      apply Stripe events the ledger lacks (--since 720h at most)
+  events    replay EVENT_ID: apply one event again
   emulator  run the Stripe emulator alone (-port, -webhook-url, -webhook-secret)
 
 Configuration comes from the environment and .env; see .env.example.

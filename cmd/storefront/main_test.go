@@ -219,3 +219,5 @@ func TestRunRejectsBadConfigurationAndCommands(t *testing.T) {
 		t.Errorf("unknown command: err = %v", err)
 	}
 }
+
+func nowMinusHour() time.Time { return time.Now().Add(-time.Hour) }

@@ -24,7 +24,8 @@ func (s *Service) ReceiveEvent(ctx context.Context, e Event) error {
 	if applied {
 		return nil
 	}
-	return s.apply(ctx, e, false)
+	_, err = s.apply(ctx, e, false)
+	return err
 }
 
 // noteAPIVersion warns, once per version, about events rendered in another
@@ -41,14 +42,15 @@ func (s *Service) noteAPIVersion(e Event) {
 }
 
 // apply computes an event's effect and writes it with the event's applied
-// mark. A failure is recorded on the event so that a later attempt can
+// mark, telling whether this call applied it (false: another got there
+// first). A failure is recorded on the event so that a later attempt can
 // finish the job; it never blocks other events.
-func (s *Service) apply(ctx context.Context, e Event, reapply bool) error {
+func (s *Service) apply(ctx context.Context, e Event, reapply bool) (bool, error) {
 	effect, err := s.eventEffect(ctx, e)
 	if err == nil {
 		err = s.store.Apply(ctx, e.ID, effect, reapply)
 		if errors.Is(err, ErrAlreadyApplied) {
-			return nil
+			return false, nil
 		}
 	}
 	if err != nil {
@@ -56,9 +58,9 @@ func (s *Service) apply(ctx context.Context, e Event, reapply bool) error {
 		if ferr := s.store.EventFailed(context.WithoutCancel(ctx), e.ID, err.Error()); ferr != nil {
 			s.log.Error("record event failure", "event_id", e.ID, "err", ferr)
 		}
-		return fmt.Errorf("apply event %s (%s): %w", e.ID, e.Type, err)
+		return false, fmt.Errorf("apply event %s (%s): %w", e.ID, e.Type, err)
 	}
-	return nil
+	return true, nil
 }
 
 // eventEffect decides what an event changes. Events arrive late, twice and
@@ -187,7 +189,8 @@ func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("replay event %s: %w", id, err)
 	}
-	return e, s.apply(ctx, e, true)
+	_, err = s.apply(ctx, e, true)
+	return e, err
 }
 
 // MaxSyncWindow is how far back Stripe's events list reaches.
@@ -225,11 +228,14 @@ func (s *Service) Sync(ctx context.Context, window time.Duration) (SyncReport, e
 			report.AlreadyApplied++
 			continue
 		}
-		if err := s.apply(ctx, e, false); err != nil {
+		switch appliedNow, err := s.apply(ctx, e, false); {
+		case err != nil:
 			report.Failed = append(report.Failed, fmt.Sprintf("%s %s: %v", e.ID, e.Type, err))
-			continue
+		case appliedNow:
+			report.Applied++
+		default:
+			report.AlreadyApplied++
 		}
-		report.Applied++
 	}
 	return report, nil
 }

@@ -24,28 +24,21 @@ const (
 	webhookSecret = "whsec_harness"
 )
 
-// harness is the whole store over real HTTP: a fresh database, the Stripe
-// emulator behind the real stripe-go gateway, and the web server.
-type harness struct {
-	t       *testing.T
-	db      *postgres.DB
-	emu     *stripeemu.Emulator
-	gateway *stripeapi.Gateway
-	store   *httptest.Server
-	client  *http.Client
-
-	// stripeServer serves the emulator; with stripeDown set its API answers
-	// every call with a Stripe-shaped 500, as during an outage.
-	stripeServer *httptest.Server
-	stripeDown   atomic.Bool
+// stripeSide is the Stripe the store talks to: the emulator, served over
+// HTTP. With down set, its API answers every call with a Stripe-shaped 500,
+// as during an outage.
+type stripeSide struct {
+	emu    *stripeemu.Emulator
+	server *httptest.Server
+	down   atomic.Bool
 }
 
-func newHarness(t *testing.T) *harness {
+func newStripe(t *testing.T, opts stripeemu.Options) *stripeSide {
 	t.Helper()
-	h := &harness{t: t, emu: stripeemu.New(stripeemu.Options{})}
-	emuHandler := h.emu.Handler()
-	h.stripeServer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.stripeDown.Load() && strings.HasPrefix(r.URL.Path, "/v1/") {
+	s := &stripeSide{emu: stripeemu.New(opts)}
+	emuHandler := s.emu.Handler()
+	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.down.Load() && strings.HasPrefix(r.URL.Path, "/v1/") {
 			w.Header().Set("Request-Id", "req_down123")
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"error":{"type":"api_error","message":"An unknown error occurred"}}`)) //nolint:errcheck
@@ -53,18 +46,47 @@ func newHarness(t *testing.T) *harness {
 		}
 		emuHandler.ServeHTTP(w, r)
 	}))
-	h.emu.SetPublicURL(h.stripeServer.URL)
-	t.Cleanup(func() { h.stripeServer.Close(); h.emu.Close() })
+	s.emu.SetPublicURL(s.server.URL)
+	t.Cleanup(func() { s.server.Close(); s.emu.Close() })
+	return s
+}
 
-	h.db = pg.NewDB(t)
+// harness is the whole store over real HTTP: a fresh database, the Stripe
+// emulator behind the real stripe-go gateway, and the web server.
+type harness struct {
+	t       *testing.T
+	db      *postgres.DB
+	svc     *billing.Service
+	gateway *stripeapi.Gateway
+	store   *httptest.Server
+	client  *http.Client
+
+	emu          *stripeemu.Emulator
+	stripeServer *httptest.Server
+	stripeDown   *atomic.Bool
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newStore(t, newStripe(t, stripeemu.Options{}), nil)
+}
+
+// newStore builds a store on its own fresh database against the given
+// Stripe; db, when not nil, replaces the fresh database.
+func newStore(t *testing.T, stripe *stripeSide, db *postgres.DB) *harness {
+	t.Helper()
+	if db == nil {
+		db = pg.NewDB(t)
+	}
+	h := &harness{t: t, db: db, emu: stripe.emu, stripeServer: stripe.server, stripeDown: &stripe.down}
 	noRetries := int64(0)
-	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: h.stripeServer.URL, MaxNetworkRetries: &noRetries})
+	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries})
 	var handler http.Handler
 	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.store.Close)
-	svc := billing.NewService(h.db, h.gateway, billing.Options{BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion})
+	h.svc = billing.NewService(h.db, h.gateway, billing.Options{BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion})
 	srv, err := web.NewServer(web.Options{
-		Service: svc, AdminPassword: adminPassword, Assets: assets.FS,
+		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret),
 	})
 	if err != nil {
@@ -165,7 +187,7 @@ func (h *harness) count(table string) int {
 func (h *harness) snapshot() string {
 	h.t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"customers", "checkout_sessions", "setup_intents", "payment_methods"} {
+	for _, table := range []string{"customers", "checkout_sessions", "setup_intents", "payment_methods", "stripe_events"} {
 		var rows string
 		err := h.db.Pool().QueryRow(context.Background(),
 			fmt.Sprintf("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM %s t", table)).Scan(&rows)

@@ -52,8 +52,13 @@ func TestWebhookVerifiesSignatures(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			before := h.count("stripe_events")
 			if res := h.postWebhook(tc.payload, tc.signature); res.status != tc.want {
 				t.Errorf("status %d, want %d", res.status, tc.want)
+			}
+			added := h.count("stripe_events") - before
+			if wantRow := tc.want == http.StatusOK; added != map[bool]int{true: 1, false: 0}[wantRow] {
+				t.Errorf("%d ledger rows added", added)
 			}
 		})
 	}
