@@ -18,9 +18,9 @@ build:
 test: tools
 	$(GO) test -race -count=1 ./...
 
-## bench: the benchmarks recorded in BENCHMARKS.md
+## bench: the benchmarks recorded in BENCHMARKS.md (fixed counts, so runs compare)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchtime 3000x ./internal/...
 
 ## lint: formatting and vet
 lint:

@@ -17,6 +17,17 @@ var ErrNotDurable = errors.New("event not stored")
 // stored with the error and can be applied later by a retry, sync or replay.
 func (s *Service) ReceiveEvent(ctx context.Context, e Event) error {
 	s.noteAPIVersion(e)
+	if effect, ok := localEffect(e); ok {
+		// Nothing to ask Stripe: store the event already applied, with its
+		// effect, in one transaction. Only a duplicate goes the long way.
+		inserted, err := s.store.RecordAppliedEvent(ctx, e, effect)
+		if err != nil {
+			return fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
+		}
+		if inserted {
+			return nil
+		}
+	}
 	applied, err := s.store.RecordEvent(ctx, e)
 	if err != nil {
 		return fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
@@ -69,21 +80,37 @@ func (s *Service) apply(ctx context.Context, e Event, reapply bool) (bool, error
 // keeps an older read from overwriting a newer one. That costs one call per
 // event but makes every order of delivery converge on Stripe's current state.
 func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
-	if e.ObjectID == "" {
-		return Effect{}, nil
+	if effect, ok := localEffect(e); ok {
+		return effect, nil
 	}
 	switch e.Type {
 	case EventCheckoutSessionCompleted:
 		return s.sessionCompletedEffect(ctx, e.ObjectID)
-	case EventCheckoutSessionExpired:
-		// Expiry is final on Stripe's side; no read-back is needed to trust it.
-		return Effect{ExpiredSessions: []string{e.ObjectID}}, nil
 	case EventSetupIntentSucceeded, EventSetupIntentSetupFailed:
 		return s.setupIntentEffect(ctx, e.ObjectID)
 	case EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated:
 		return s.paymentMethodEffect(ctx, e.ObjectID)
 	default:
-		return Effect{}, nil
+		return Effect{}, fmt.Errorf("event type %s has no handler", e.Type)
+	}
+}
+
+// localEffect is the effect of an event that needs nothing from Stripe: a
+// type the store ignores, or one whose payload can be trusted whatever the
+// order. ok is false when the object must be read back.
+func localEffect(e Event) (Effect, bool) {
+	if e.ObjectID == "" {
+		return Effect{}, true
+	}
+	switch e.Type {
+	case EventCheckoutSessionExpired:
+		// Expiry is final on Stripe's side; no read-back is needed to trust it.
+		return Effect{ExpiredSessions: []string{e.ObjectID}}, true
+	case EventCheckoutSessionCompleted, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
+		EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated:
+		return Effect{}, false
+	default:
+		return Effect{}, true
 	}
 }
 

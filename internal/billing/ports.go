@@ -28,6 +28,10 @@ type Store interface {
 	// RecordEvent stores a verified event unless its id is known, and tells
 	// whether it has been applied already.
 	RecordEvent(ctx context.Context, e Event) (applied bool, err error)
+	// RecordAppliedEvent stores a new event and its effect in one
+	// transaction, as applied. It returns false, writing nothing, when the
+	// event is already in the ledger.
+	RecordAppliedEvent(ctx context.Context, e Event, effect Effect) (inserted bool, err error)
 	// EventFailed records why applying an event failed, for a later retry.
 	EventFailed(ctx context.Context, id string, reason string) error
 	// StoredEvent returns an event from the ledger, or ErrNotFound.

@@ -28,21 +28,16 @@ func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, 
 				return billing.ErrAlreadyApplied
 			}
 		}
-		if err := writeEffect(ctx, tx, effect); err != nil {
-			return err
+		batch := &pgx.Batch{}
+		queueEffect(batch, effect)
+		if eventID != "" {
+			batch.Queue(`
+				UPDATE stripe_events
+				SET applied_at = now(), attempts = attempts + 1, last_error = NULL,
+				    customer_id = coalesce((SELECT id FROM customers WHERE stripe_customer_id = $2), customer_id)
+				WHERE id = $1`, eventID, effect.StripeCustomerID)
 		}
-		if eventID == "" {
-			return nil
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE stripe_events
-			SET applied_at = now(), attempts = attempts + 1, last_error = NULL,
-			    customer_id = coalesce((SELECT id FROM customers WHERE stripe_customer_id = $2), customer_id)
-			WHERE id = $1`, eventID, effect.StripeCustomerID)
-		if err != nil {
-			return fmt.Errorf("mark applied: %w", err)
-		}
-		return nil
+		return tx.SendBatch(ctx, batch).Close()
 	})
 	if errors.Is(err, billing.ErrAlreadyApplied) {
 		return err
@@ -53,49 +48,38 @@ func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, 
 	return nil
 }
 
-// writeEffect writes in dependency order: customers before what refers to them.
-func writeEffect(ctx context.Context, tx pgx.Tx, e billing.Effect) error {
+// queueEffect queues an effect's writes in dependency order (customers
+// before what refers to them), so that they travel in one round trip. Every
+// statement is an upsert or a guarded update: running it twice changes nothing.
+func queueEffect(b *pgx.Batch, e billing.Effect) {
 	for _, c := range e.Customers {
-		if err := ensureCustomer(ctx, tx, c); err != nil {
-			return err
-		}
+		queueEnsureCustomer(b, c)
 	}
 	for _, pm := range e.PaymentMethods {
-		if err := upsertPaymentMethod(ctx, tx, pm); err != nil {
-			return err
-		}
+		queuePaymentMethod(b, pm)
 	}
 	for _, id := range e.GonePaymentMethods {
-		if _, err := tx.Exec(ctx, `UPDATE payment_methods SET status = 'detached', updated_at = now() WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("detach gone payment method %s: %w", id, err)
-		}
+		b.Queue(`UPDATE payment_methods SET status = 'detached', updated_at = now() WHERE id = $1`, id)
 	}
 	for _, si := range e.SetupIntents {
-		if err := upsertSetupIntent(ctx, tx, si); err != nil {
-			return err
-		}
+		queueSetupIntent(b, si)
 	}
 	for _, s := range e.CompletedSessions {
-		if err := completeSession(ctx, tx, s); err != nil {
-			return err
-		}
+		queueCompletedSession(b, s)
 	}
 	for _, id := range e.ExpiredSessions {
-		if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = 'expired' WHERE id = $1 AND status = 'open'`, id); err != nil {
-			return fmt.Errorf("expire session %s: %w", id, err)
-		}
+		b.Queue(`UPDATE checkout_sessions SET status = 'expired' WHERE id = $1 AND status = 'open'`, id)
 	}
-	return nil
 }
 
-// ensureCustomer makes a Stripe Customer known locally: linked to the row of
-// its email if that row has no Stripe Customer yet, else a row of its own
-// (without the email, which another Stripe Customer already holds).
-func ensureCustomer(ctx context.Context, tx pgx.Tx, c billing.StripeCustomer) error {
+// queueEnsureCustomer makes a Stripe Customer known locally: linked to the
+// row of its email if that row has no Stripe Customer yet, else a row of its
+// own (without the email, which another Stripe Customer already holds).
+func queueEnsureCustomer(b *pgx.Batch, c billing.StripeCustomer) {
 	if c.ID == "" {
-		return nil
+		return
 	}
-	_, err := tx.Exec(ctx, `
+	b.Queue(`
 		WITH linked AS (
 			UPDATE customers SET stripe_customer_id = $1, updated_at = now()
 			WHERE $2 <> '' AND email = $2 AND stripe_customer_id IS NULL
@@ -107,28 +91,21 @@ func ensureCustomer(ctx context.Context, tx pgx.Tx, c billing.StripeCustomer) er
 		WHERE NOT EXISTS (SELECT 1 FROM linked)
 		  AND NOT EXISTS (SELECT 1 FROM customers WHERE stripe_customer_id = $1)
 		ON CONFLICT DO NOTHING`, c.ID, c.Email)
-	if err != nil {
-		return fmt.Errorf("ensure customer %s: %w", c.ID, err)
-	}
-	return nil
 }
 
-// upsertPaymentMethod writes a payment method read from Stripe unless the row
+// queuePaymentMethod writes a payment method read from Stripe unless the row
 // holds a newer read. A detached one with no customer only updates a row we
 // have: a card never saved here is not worth a row.
-func upsertPaymentMethod(ctx context.Context, tx pgx.Tx, pm billing.PaymentMethod) error {
+func queuePaymentMethod(b *pgx.Batch, pm billing.PaymentMethod) {
 	if pm.StripeCustomerID == "" {
-		_, err := tx.Exec(ctx, `
+		b.Queue(`
 			UPDATE payment_methods SET status = $2, brand = coalesce($3, brand), last4 = coalesce($4, last4),
 				exp_month = coalesce($5, exp_month), exp_year = coalesce($6, exp_year), synced_at = $7, updated_at = now()
 			WHERE id = $1 AND synced_at <= $7`,
 			pm.ID, pm.Status, nullString(pm.Brand), nullString(pm.Last4), nullInt(pm.ExpMonth), nullInt(pm.ExpYear), pm.SyncedAt)
-		if err != nil {
-			return fmt.Errorf("update payment method %s: %w", pm.ID, err)
-		}
-		return nil
+		return
 	}
-	_, err := tx.Exec(ctx, `
+	b.Queue(`
 		INSERT INTO payment_methods (id, customer_id, type, brand, last4, exp_month, exp_year, fingerprint, status, stripe_created_at, synced_at)
 		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET
@@ -140,14 +117,10 @@ func upsertPaymentMethod(ctx context.Context, tx pgx.Tx, pm billing.PaymentMetho
 		WHERE payment_methods.synced_at <= excluded.synced_at`,
 		pm.ID, pm.StripeCustomerID, pm.Type, nullString(pm.Brand), nullString(pm.Last4),
 		nullInt(pm.ExpMonth), nullInt(pm.ExpYear), nullString(pm.Fingerprint), pm.Status, pm.CreatedAt, pm.SyncedAt)
-	if err != nil {
-		return fmt.Errorf("upsert payment method %s: %w", pm.ID, err)
-	}
-	return nil
 }
 
-func upsertSetupIntent(ctx context.Context, tx pgx.Tx, si billing.SetupIntent) error {
-	_, err := tx.Exec(ctx, `
+func queueSetupIntent(b *pgx.Batch, si billing.SetupIntent) {
+	b.Queue(`
 		INSERT INTO setup_intents (id, customer_id, payment_method_id, status, last_error_code, synced_at)
 		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, $4, $5, $6)
 		ON CONFLICT (id) DO UPDATE SET
@@ -157,16 +130,12 @@ func upsertSetupIntent(ctx context.Context, tx pgx.Tx, si billing.SetupIntent) e
 			synced_at = excluded.synced_at, updated_at = now()
 		WHERE setup_intents.synced_at <= excluded.synced_at`,
 		si.ID, si.StripeCustomerID, nullString(si.PaymentMethodID), si.Status, nullString(si.LastErrorCode), si.SyncedAt)
-	if err != nil {
-		return fmt.Errorf("upsert setup intent %s: %w", si.ID, err)
-	}
-	return nil
 }
 
-// completeSession records a session as complete, creating its row when the
-// session was made outside this store (the webhook still reports it).
-func completeSession(ctx context.Context, tx pgx.Tx, s billing.CompletedSession) error {
-	_, err := tx.Exec(ctx, `
+// queueCompletedSession records a session as complete, creating its row when
+// the session was made outside this store (the webhook still reports it).
+func queueCompletedSession(b *pgx.Batch, s billing.CompletedSession) {
+	b.Queue(`
 		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, setup_intent_id, completed_at)
 		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, 'complete', $4, $5, now())
 		ON CONFLICT (id) DO UPDATE SET
@@ -175,8 +144,4 @@ func completeSession(ctx context.Context, tx pgx.Tx, s billing.CompletedSession)
 			customer_id = coalesce(checkout_sessions.customer_id, excluded.customer_id),
 			completed_at = coalesce(checkout_sessions.completed_at, excluded.completed_at)`,
 		s.ID, s.StripeCustomerID, s.Mode, s.Currency, nullString(s.SetupIntentID))
-	if err != nil {
-		return fmt.Errorf("complete session %s: %w", s.ID, err)
-	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/storefront/storefront/internal/billing"
 )
@@ -35,6 +36,29 @@ func (db *DB) RecordEvent(ctx context.Context, e billing.Event) (bool, error) {
 		return false, fmt.Errorf("record event %s: read duplicate: %w", e.ID, err)
 	}
 	return applied, nil
+}
+
+// RecordAppliedEvent stores a new event as applied together with its effect,
+// in one round trip: a batch runs as one implicit transaction. For a
+// duplicate the effect's statements run again and, being upserts and guarded
+// updates, change nothing.
+func (db *DB) RecordAppliedEvent(ctx context.Context, e billing.Event, effect billing.Effect) (bool, error) {
+	batch := &pgx.Batch{}
+	inserted := false
+	batch.Queue(`
+		INSERT INTO stripe_events (id, type, api_version, object_id, created_at, payload, applied_at, attempts)
+		VALUES ($1, $2, $3, $4, $5, $6, now(), 1)
+		ON CONFLICT (id) DO NOTHING`,
+		e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload)).
+		Exec(func(tag pgconn.CommandTag) error {
+			inserted = tag.RowsAffected() == 1
+			return nil
+		})
+	queueEffect(batch, effect)
+	if err := db.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return false, fmt.Errorf("record applied event %s: %w", e.ID, err)
+	}
+	return inserted, nil
 }
 
 // EventFailed records why an event could not be applied.

@@ -313,19 +313,22 @@ func event(e *stripe.Event) (billing.Event, error) {
 	if err != nil {
 		return billing.Event{}, fmt.Errorf("encode event %s: %w", e.ID, err)
 	}
-	out := billing.Event{
+	return billing.Event{
 		ID:         e.ID,
 		Type:       string(e.Type),
 		APIVersion: e.APIVersion,
 		Created:    time.Unix(e.Created, 0).UTC(),
+		ObjectID:   objectID(e),
 		Payload:    payload,
+	}, nil
+}
+
+func objectID(e *stripe.Event) string {
+	if e.Data == nil {
+		return ""
 	}
-	if e.Data != nil {
-		if id, ok := e.Data.Object["id"].(string); ok {
-			out.ObjectID = id
-		}
-	}
-	return out, nil
+	id, _ := e.Data.Object["id"].(string)
+	return id
 }
 
 func customer(c *stripe.Customer) *billing.StripeCustomer {

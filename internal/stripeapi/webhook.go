@@ -42,12 +42,14 @@ func (v *WebhookVerifier) Verify(payload []byte, signature string) (billing.Even
 	if e.ID == "" || e.Type == "" {
 		return billing.Event{}, fmt.Errorf("%w: event without id or type", ErrBadSignature)
 	}
-	out, err := event(&e)
-	if err != nil {
-		return billing.Event{}, err
-	}
-	out.Payload = payload // the raw body, exactly as signed
-	return out, nil
+	return billing.Event{
+		ID:         e.ID,
+		Type:       string(e.Type),
+		APIVersion: e.APIVersion,
+		Created:    time.Unix(e.Created, 0).UTC(),
+		ObjectID:   objectID(&e),
+		Payload:    payload, // the raw body, exactly as signed
+	}, nil
 }
 
 // APIVersion is the Stripe API version this build is pinned to.

@@ -33,7 +33,7 @@ type stripeSide struct {
 	down   atomic.Bool
 }
 
-func newStripe(t *testing.T, opts stripeemu.Options) *stripeSide {
+func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
 	t.Helper()
 	s := &stripeSide{emu: stripeemu.New(opts)}
 	emuHandler := s.emu.Handler()
@@ -54,7 +54,7 @@ func newStripe(t *testing.T, opts stripeemu.Options) *stripeSide {
 // harness is the whole store over real HTTP: a fresh database, the Stripe
 // emulator behind the real stripe-go gateway, and the web server.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	db      *postgres.DB
 	svc     *billing.Service
 	gateway *stripeapi.Gateway
@@ -73,7 +73,7 @@ func newHarness(t *testing.T) *harness {
 
 // newStore builds a store on its own fresh database against the given
 // Stripe; db, when not nil, replaces the fresh database.
-func newStore(t *testing.T, stripe *stripeSide, db *postgres.DB) *harness {
+func newStore(t testing.TB, stripe *stripeSide, db *postgres.DB) *harness {
 	t.Helper()
 	if db == nil {
 		db = pg.NewDB(t)
