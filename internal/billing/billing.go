@@ -9,10 +9,11 @@ import "time"
 // Customer is a person who saved, or started to save, a card. StripeID is empty
 // until the Stripe Customer has been created.
 type Customer struct {
-	ID        int64
-	Email     string
-	StripeID  string
-	CreatedAt time.Time
+	ID                     int64
+	Email                  string
+	StripeID               string
+	DefaultPaymentMethodID string
+	CreatedAt              time.Time
 }
 
 // Session modes and statuses, as Stripe names them.
@@ -35,6 +36,7 @@ type CheckoutSession struct {
 	Currency      string
 	URL           string
 	SetupIntentID string
+	ExpiresAt     time.Time
 	CreatedAt     time.Time
 	CompletedAt   time.Time
 }
@@ -95,3 +97,58 @@ type SavedPaymentMethod struct {
 	PaymentMethod
 	CustomerEmail string
 }
+
+// Charge attempt statuses, the words the admin sees.
+const (
+	ChargeProcessing             = "processing"
+	ChargeSucceeded              = "succeeded"
+	ChargeDeclined               = "declined"
+	ChargeAuthenticationRequired = "authentication_required"
+	// ChargeFailed is a charge Stripe refused for a reason other than the
+	// card (an invalid request): retrying it would fail the same way.
+	ChargeFailed    = "failed"
+	ChargeRecovered = "recovered"
+)
+
+// ChargeAttempt is one off-session charge of a saved card, and its recovery.
+type ChargeAttempt struct {
+	ID                int64
+	CustomerID        int64
+	CustomerEmail     string
+	StripeCustomerID  string
+	PaymentMethodID   string
+	Money             Money
+	IdempotencyKey    string
+	Status            string
+	PaymentIntentID   string
+	FailureCode       string
+	DeclineCode       string
+	FailureMessage    string
+	RecoverySessionID string
+	RecoveredAt       time.Time
+	CreatedAt         time.Time
+}
+
+// Recoverable tells whether the customer can still pay this attempt through a recovery link.
+func (a ChargeAttempt) Recoverable() bool {
+	return a.Status == ChargeDeclined || a.Status == ChargeAuthenticationRequired
+}
+
+// Notification is a message to a customer, kept in the outbox.
+type Notification struct {
+	ID              int64
+	CustomerID      int64
+	ChargeAttemptID int64
+	Kind            string
+	Recipient       string
+	Subject         string
+	Body            string
+	Link            string
+	CreatedAt       time.Time
+	SentAt          time.Time
+	Attempts        int
+	LastError       string
+}
+
+// NotificationPaymentFailed tells a customer an off-session charge failed.
+const NotificationPaymentFailed = "payment_failed"

@@ -17,8 +17,34 @@ type Effect struct {
 	CompletedSessions []CompletedSession
 	// ExpiredSessions are marked expired if still open.
 	ExpiredSessions []string
+	// ChargeUpdates settle attempts still processing.
+	ChargeUpdates []ChargeUpdate
+	// Recoveries mark failed attempts paid through their recovery link.
+	Recoveries []Recovery
+	// Defaults make cards their customer's default.
+	Defaults []DefaultPaymentMethod
 	// StripeCustomerID, when known, files the event under that customer.
 	StripeCustomerID string
+}
+
+// ChargeUpdate settles a charge attempt that is still processing.
+type ChargeUpdate struct {
+	AttemptID int64
+	Status    string
+	Outcome   ChargeOutcome
+}
+
+// Recovery is a failed charge paid through its recovery link.
+type Recovery struct {
+	AttemptID       int64
+	SessionID       string
+	PaymentIntentID string
+}
+
+// DefaultPaymentMethod names a customer's default card.
+type DefaultPaymentMethod struct {
+	StripeCustomerID string
+	PaymentMethodID  string
 }
 
 // CompletedSession is a Checkout Session Stripe reports complete.
@@ -28,10 +54,12 @@ type CompletedSession struct {
 	Currency         string
 	StripeCustomerID string
 	SetupIntentID    string
+	PaymentIntentID  string
 }
 
 // Empty tells whether the effect writes nothing but the applied mark.
 func (e Effect) Empty() bool {
 	return len(e.Customers) == 0 && len(e.PaymentMethods) == 0 && len(e.GonePaymentMethods) == 0 &&
-		len(e.SetupIntents) == 0 && len(e.CompletedSessions) == 0 && len(e.ExpiredSessions) == 0
+		len(e.SetupIntents) == 0 && len(e.CompletedSessions) == 0 && len(e.ExpiredSessions) == 0 &&
+		len(e.ChargeUpdates) == 0 && len(e.Recoveries) == 0 && len(e.Defaults) == 0
 }

@@ -90,6 +90,8 @@ func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
 		return s.setupIntentEffect(ctx, e.ObjectID)
 	case EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated:
 		return s.paymentMethodEffect(ctx, e.ObjectID)
+	case EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed:
+		return s.paymentIntentEffect(ctx, e.ObjectID)
 	default:
 		return Effect{}, fmt.Errorf("event type %s has no handler", e.Type)
 	}
@@ -107,7 +109,8 @@ func localEffect(e Event) (Effect, bool) {
 		// Expiry is final on Stripe's side; no read-back is needed to trust it.
 		return Effect{ExpiredSessions: []string{e.ObjectID}}, true
 	case EventCheckoutSessionCompleted, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
-		EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated:
+		EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,
+		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed:
 		return Effect{}, false
 	default:
 		return Effect{}, true
@@ -118,23 +121,27 @@ func (s *Service) sessionCompletedEffect(ctx context.Context, sessionID string) 
 	local, err := s.store.CheckoutSession(ctx, sessionID)
 	switch {
 	case err == nil && local.Status == SessionComplete:
-		return Effect{}, nil // the success page got there first
+		return Effect{}, nil // the return page got there first
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return Effect{}, err
 	}
-	remote, err := s.gateway.SetupSession(ctx, sessionID)
+	remote, err := s.gateway.RetrieveSession(ctx, sessionID)
 	if errors.Is(err, ErrNotFound) {
 		return Effect{}, nil
 	}
 	if err != nil {
 		return Effect{}, err
 	}
-	if remote.Mode != ModeSetup || !setupComplete(remote) {
+	switch {
+	case remote.Mode == ModeSetup && setupComplete(remote):
+		return s.setupEffect(ctx, remote)
+	case paymentComplete(remote):
+		return s.paymentEffect(ctx, remote)
+	default:
 		// An asynchronous payment method may still be processing; its
-		// setup_intent.succeeded will record it.
+		// setup_intent.succeeded (or a later event) will record it.
 		return Effect{}, nil
 	}
-	return s.setupEffect(ctx, remote)
 }
 
 func (s *Service) setupIntentEffect(ctx context.Context, id string) (Effect, error) {

@@ -36,6 +36,51 @@ type Store interface {
 	EventFailed(ctx context.Context, id string, reason string) error
 	// StoredEvent returns an event from the ledger, or ErrNotFound.
 	StoredEvent(ctx context.Context, id string) (StoredEvent, error)
+	// CustomerEvents returns a customer's most recent events.
+	CustomerEvents(ctx context.Context, customerID int64, limit int) ([]StoredEvent, error)
+	// LastEventReceivedAt is when the newest event arrived; zero if none has.
+	LastEventReceivedAt(ctx context.Context) (time.Time, error)
+
+	// CustomerByStripeID returns the customer of a Stripe Customer, or ErrNotFound.
+	CustomerByStripeID(ctx context.Context, stripeID string) (Customer, error)
+	// Customer returns a customer, or ErrNotFound.
+	Customer(ctx context.Context, id int64) (Customer, error)
+	// CustomerPaymentMethods returns a customer's cards, newest first.
+	CustomerPaymentMethods(ctx context.Context, customerID int64) ([]PaymentMethod, error)
+	// SavedPaymentMethod returns one card with its customer, or ErrNotFound.
+	SavedPaymentMethod(ctx context.Context, id string) (SavedPaymentMethod, error)
+	// SetDefaultPaymentMethod makes a card its customer's default.
+	SetDefaultPaymentMethod(ctx context.Context, customerID int64, paymentMethodID string) error
+	// Totals counts what the admin list summarises.
+	Totals(ctx context.Context, now time.Time) (Totals, error)
+
+	// CreateChargeAttempt commits a new attempt before Stripe is called. An
+	// attempt with the same idempotency key is returned instead, with
+	// created false: a double-submitted form charges once.
+	CreateChargeAttempt(ctx context.Context, a ChargeAttempt) (attempt ChargeAttempt, created bool, err error)
+	// FinishChargeAttempt records Stripe's answer and, for a failure, the
+	// customer's notification, in one transaction.
+	FinishChargeAttempt(ctx context.Context, id int64, outcome ChargeOutcome, status string, notify *Notification) (ChargeAttempt, error)
+	// ChargeAttempt returns an attempt, or ErrNotFound.
+	ChargeAttempt(ctx context.Context, id int64) (ChargeAttempt, error)
+	// ChargeAttemptOfSession returns the attempt a recovery session pays, or ErrNotFound.
+	ChargeAttemptOfSession(ctx context.Context, sessionID string) (ChargeAttempt, error)
+	// CustomerChargeAttempts returns a customer's attempts, newest first.
+	CustomerChargeAttempts(ctx context.Context, customerID int64) ([]ChargeAttempt, error)
+	// EnsureRecoverySession returns the open recovery session of an attempt,
+	// or calls create while holding a lock on the attempt and records the
+	// session it returns. create must not use the Store.
+	EnsureRecoverySession(ctx context.Context, attemptID int64, now time.Time, create func(ctx context.Context) (CheckoutSession, error)) (CheckoutSession, error)
+
+	// Notifications returns the newest notifications, for the admin's outbox.
+	Notifications(ctx context.Context, limit int) ([]Notification, error)
+	// ClaimNotification locks the oldest unsent notification for sending and
+	// calls send; a replica that sees it locked moves on. It returns false
+	// when there is nothing to send.
+	ClaimNotification(ctx context.Context, send func(Notification) error) (bool, error)
+
+	// Secret returns the named shared secret, creating it on first use.
+	Secret(ctx context.Context, name string) ([]byte, error)
 	// SessionPaymentMethod returns the payment method a completed setup
 	// session saved, or ErrNotFound.
 	SessionPaymentMethod(ctx context.Context, sessionID string) (PaymentMethod, error)
@@ -51,6 +96,30 @@ type ListQuery struct {
 	Limit    int
 	Before   time.Time
 	BeforeID string
+	// Search is a last 4 (four digits) or the start of an email.
+	Search string
+	Filter string
+	// Now anchors the "expiring" filter.
+	Now time.Time
+}
+
+// List filters.
+const (
+	FilterExpiring = "expiring"
+	FilterDetached = "detached"
+	FilterFailing  = "failing"
+)
+
+// ExpiringWithin is how far ahead the "expiring" filter looks.
+const ExpiringWithin = 60 * 24 * time.Hour
+
+// Totals summarise the saved payment methods.
+type Totals struct {
+	Customers int
+	Active    int
+	Detached  int
+	Expiring  int
+	Failing   int
 }
 
 // Gateway is the part of Stripe the store uses.
@@ -61,7 +130,7 @@ type Gateway interface {
 	CreateSetupSession(ctx context.Context, p SetupSessionParams) (CheckoutSession, error)
 	// SetupSession retrieves a setup-mode Checkout Session with its
 	// SetupIntent and PaymentMethod, in one call.
-	SetupSession(ctx context.Context, id string) (SetupSessionState, error)
+	RetrieveSession(ctx context.Context, id string) (SessionState, error)
 	// AttachPaymentMethod attaches a payment method to a Stripe Customer.
 	AttachPaymentMethod(ctx context.Context, paymentMethodID, stripeCustomerID string) error
 	// SetupIntent retrieves a SetupIntent with its payment method and customer.
@@ -72,6 +141,50 @@ type Gateway interface {
 	Event(ctx context.Context, id string) (Event, error)
 	// ListEvents lists the events of these types created since then, oldest first.
 	ListEvents(ctx context.Context, since time.Time, types []string) ([]Event, error)
+	// ChargeOffSession creates and confirms a PaymentIntent with the customer
+	// away. A card decline (HTTP 402) is an outcome, not an error.
+	ChargeOffSession(ctx context.Context, c OffSessionCharge) (ChargeOutcome, error)
+	// PaymentIntent retrieves a PaymentIntent.
+	PaymentIntent(ctx context.Context, id string) (ChargeOutcome, error)
+	// CreatePaymentSession creates a payment-mode Checkout Session that saves
+	// the card used for later off-session charges.
+	CreatePaymentSession(ctx context.Context, p PaymentSessionParams) (CheckoutSession, error)
+	// SetDefaultPaymentMethod makes a card the Stripe Customer's default.
+	SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID, paymentMethodID string) error
+	// DetachPaymentMethod detaches a card from its customer.
+	DetachPaymentMethod(ctx context.Context, paymentMethodID string) error
+}
+
+// OffSessionCharge is a charge of a saved card without the customer present.
+type OffSessionCharge struct {
+	AttemptID        int64
+	StripeCustomerID string
+	PaymentMethodID  string
+	Money            Money
+	IdempotencyKey   string
+}
+
+// ChargeOutcome is what Stripe answered for a PaymentIntent. Code and
+// DeclineCode are set when the card was declined or needs authentication.
+type ChargeOutcome struct {
+	PaymentIntentID string
+	Status          string // Stripe's PaymentIntent status
+	Code            string
+	DeclineCode     string
+	Message         string
+	// AttemptID is the charge attempt named in the PaymentIntent's metadata.
+	AttemptID int64
+}
+
+// PaymentSessionParams are the inputs of a recovery Checkout Session.
+type PaymentSessionParams struct {
+	AttemptID        int64
+	StripeCustomerID string
+	Money            Money
+	Description      string
+	SuccessURL       string
+	CancelURL        string
+	IdempotencyKey   string
 }
 
 // SetupIntentState is a SetupIntent as read from Stripe, with what it refers to.
@@ -96,18 +209,23 @@ type SetupSessionParams struct {
 	IdempotencyKey   string
 }
 
-// SetupSessionState is what Stripe says of a setup-mode Checkout Session at
-// the moment it is asked. PaymentMethod is nil until the SetupIntent has one.
-type SetupSessionState struct {
+// SessionState is what Stripe says of a Checkout Session at the moment it
+// is asked, in either mode. PaymentMethod is the card of its SetupIntent
+// (setup mode) or PaymentIntent (payment mode), nil until there is one.
+type SessionState struct {
 	ID                string
 	Mode              string
 	Status            string
+	PaymentStatus     string
 	Currency          string
 	StripeCustomerID  string
 	Email             string
 	SetupIntentID     string
 	SetupIntentStatus string
+	PaymentIntentID   string
 	PaymentMethod     *PaymentMethod
+	// AttemptID is the charge attempt a recovery session pays for, from its metadata.
+	AttemptID int64
 	// SyncedAt is when Stripe was asked.
 	SyncedAt time.Time
 }

@@ -20,8 +20,10 @@ type Service struct {
 	baseURL    string
 	currency   string
 	apiVersion string
-	now        func() time.Time
-	log        *slog.Logger
+	// recoveryKey signs recovery links; every replica loads the same one.
+	recoveryKey []byte
+	now         func() time.Time
+	log         *slog.Logger
 
 	// versionsWarned holds the foreign API versions already logged.
 	versionsWarned sync.Map
@@ -35,6 +37,8 @@ type Options struct {
 	Currency string
 	// APIVersion is the Stripe API version the gateway is pinned to.
 	APIVersion string
+	// RecoveryKey signs recovery links (Store.Secret(RecoveryKeyName)).
+	RecoveryKey []byte
 	// Now is the clock; time.Now by default.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -51,13 +55,14 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 		now = time.Now
 	}
 	return &Service{
-		store:      store,
-		gateway:    gateway,
-		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
-		currency:   opts.Currency,
-		apiVersion: opts.APIVersion,
-		now:        now,
-		log:        log,
+		store:       store,
+		gateway:     gateway,
+		baseURL:     strings.TrimRight(opts.BaseURL, "/"),
+		currency:    opts.Currency,
+		apiVersion:  opts.APIVersion,
+		recoveryKey: opts.RecoveryKey,
+		now:         now,
+		log:         log,
 	}
 }
 
@@ -96,3 +101,6 @@ func (s *Service) ensureStripeCustomer(ctx context.Context, email string) (Custo
 	}
 	return c, nil
 }
+
+// Currency is the store's default currency.
+func (s *Service) Currency() string { return s.currency }

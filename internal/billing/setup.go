@@ -66,7 +66,7 @@ func (s *Service) FinalizeSetup(ctx context.Context, sessionID string) (SetupRes
 	if local.Status == SessionComplete {
 		return s.savedBySession(ctx, sessionID)
 	}
-	remote, err := s.gateway.SetupSession(ctx, sessionID)
+	remote, err := s.gateway.RetrieveSession(ctx, sessionID)
 	if err != nil {
 		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
 	}
@@ -83,7 +83,7 @@ func (s *Service) FinalizeSetup(ctx context.Context, sessionID string) (SetupRes
 	return s.savedBySession(ctx, sessionID)
 }
 
-func setupComplete(remote SetupSessionState) bool {
+func setupComplete(remote SessionState) bool {
 	return remote.Status == SessionComplete && remote.SetupIntentStatus == SetupIntentSucceeded && remote.PaymentMethod != nil
 }
 
@@ -98,7 +98,7 @@ func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupRe
 // setupEffect is what a completed setup session writes. The success page and
 // checkout.session.completed both come through here, so both paths end in
 // the same rows.
-func (s *Service) setupEffect(ctx context.Context, remote SetupSessionState) (Effect, error) {
+func (s *Service) setupEffect(ctx context.Context, remote SessionState) (Effect, error) {
 	pm := *remote.PaymentMethod
 	customer := StripeCustomer{ID: remote.StripeCustomerID, Email: remote.Email}
 	if customer.ID == "" {
@@ -143,7 +143,7 @@ func (s *Service) setupEffect(ctx context.Context, remote SetupSessionState) (Ef
 // attachToCustomer gives the payment method of a session created without a
 // customer one: found or created by the email Checkout collected, because an
 // unattached payment method cannot be charged later.
-func (s *Service) attachToCustomer(ctx context.Context, remote SetupSessionState) (StripeCustomer, error) {
+func (s *Service) attachToCustomer(ctx context.Context, remote SessionState) (StripeCustomer, error) {
 	email, err := NormalizeEmail(remote.Email)
 	if err != nil {
 		return StripeCustomer{}, fmt.Errorf("session without customer has no usable email: %w", err)

@@ -70,6 +70,22 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 	for _, id := range e.ExpiredSessions {
 		b.Queue(`UPDATE checkout_sessions SET status = 'expired' WHERE id = $1 AND status = 'open'`, id)
 	}
+	for _, u := range e.ChargeUpdates {
+		queueChargeUpdate(b, u)
+	}
+	for _, r := range e.Recoveries {
+		b.Queue(`
+			UPDATE charge_attempts
+			SET status = 'recovered', recovered_at = now(), recovered_payment_intent_id = nullif($3, ''),
+			    recovery_session_id = $2, updated_at = now()
+			WHERE id = $1 AND status IN ('declined', 'authentication_required')`, r.AttemptID, r.SessionID, r.PaymentIntentID)
+	}
+	for _, d := range e.Defaults {
+		b.Queue(`
+			UPDATE customers SET default_payment_method_id = $2, updated_at = now()
+			WHERE stripe_customer_id = $1 AND EXISTS (SELECT 1 FROM payment_methods WHERE id = $2 AND customer_id = customers.id)`,
+			d.StripeCustomerID, d.PaymentMethodID)
+	}
 }
 
 // queueEnsureCustomer makes a Stripe Customer known locally: linked to the
@@ -136,12 +152,13 @@ func queueSetupIntent(b *pgx.Batch, si billing.SetupIntent) {
 // the session was made outside this store (the webhook still reports it).
 func queueCompletedSession(b *pgx.Batch, s billing.CompletedSession) {
 	b.Queue(`
-		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, setup_intent_id, completed_at)
-		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, 'complete', $4, $5, now())
+		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, setup_intent_id, payment_intent_id, completed_at)
+		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $2), $3, 'complete', $4, $5, $6, now())
 		ON CONFLICT (id) DO UPDATE SET
 			status = 'complete',
 			setup_intent_id = coalesce(checkout_sessions.setup_intent_id, excluded.setup_intent_id),
+			payment_intent_id = coalesce(checkout_sessions.payment_intent_id, excluded.payment_intent_id),
 			customer_id = coalesce(checkout_sessions.customer_id, excluded.customer_id),
 			completed_at = coalesce(checkout_sessions.completed_at, excluded.completed_at)`,
-		s.ID, s.StripeCustomerID, s.Mode, s.Currency, nullString(s.SetupIntentID))
+		s.ID, s.StripeCustomerID, s.Mode, s.Currency, nullString(s.SetupIntentID), nullString(s.PaymentIntentID))
 }

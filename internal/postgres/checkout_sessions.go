@@ -14,9 +14,9 @@ import (
 // CreateCheckoutSession records a session Stripe created.
 func (db *DB) CreateCheckoutSession(ctx context.Context, s billing.CheckoutSession) error {
 	_, err := db.pool.Exec(ctx, `
-		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, url)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		s.ID, nullID(s.CustomerID), s.Mode, s.Status, s.Currency, s.URL)
+		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, url, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		s.ID, nullID(s.CustomerID), s.Mode, s.Status, s.Currency, s.URL, nullTime(s.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create checkout session %s: %w", s.ID, err)
 	}
@@ -56,6 +56,13 @@ func nullID(id int64) *int64 {
 		return nil
 	}
 	return &id
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func nullString(s string) *string {

@@ -10,11 +10,11 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 )
 
-const customerColumns = `id, email, coalesce(stripe_customer_id, ''), created_at`
+const customerColumns = `id, coalesce(email, ''), coalesce(stripe_customer_id, ''), coalesce(default_payment_method_id, ''), created_at`
 
 func scanCustomer(row pgx.Row) (billing.Customer, error) {
 	var c billing.Customer
-	err := row.Scan(&c.ID, &c.Email, &c.StripeID, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.Email, &c.StripeID, &c.DefaultPaymentMethodID, &c.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, billing.ErrNotFound
 	}
@@ -63,4 +63,36 @@ func (db *DB) EnsureStripeCustomer(ctx context.Context, email string, create fun
 		return billing.Customer{}, fmt.Errorf("ensure stripe customer: %w", err)
 	}
 	return c, nil
+}
+
+// Customer returns a customer by our id.
+func (db *DB) Customer(ctx context.Context, id int64) (billing.Customer, error) {
+	c, err := scanCustomer(db.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
+	if err != nil {
+		return c, fmt.Errorf("customer %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// CustomerByStripeID returns the customer of a Stripe Customer.
+func (db *DB) CustomerByStripeID(ctx context.Context, stripeID string) (billing.Customer, error) {
+	c, err := scanCustomer(db.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE stripe_customer_id = $1`, stripeID))
+	if err != nil {
+		return c, fmt.Errorf("customer %s: %w", stripeID, err)
+	}
+	return c, nil
+}
+
+// SetDefaultPaymentMethod makes one of the customer's cards its default.
+func (db *DB) SetDefaultPaymentMethod(ctx context.Context, customerID int64, paymentMethodID string) error {
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE customers SET default_payment_method_id = $2, updated_at = now()
+		WHERE id = $1 AND EXISTS (SELECT 1 FROM payment_methods WHERE id = $2 AND customer_id = $1)`, customerID, paymentMethodID)
+	if err != nil {
+		return fmt.Errorf("set default card of customer %d: %w", customerID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set default card %s of customer %d: %w", paymentMethodID, customerID, billing.ErrNotFound)
+	}
+	return nil
 }

@@ -102,3 +102,40 @@ func (db *DB) StoredEvent(ctx context.Context, id string) (billing.StoredEvent, 
 	}
 	return e, nil
 }
+
+// CustomerEvents returns a customer's most recent events.
+func (db *DB) CustomerEvents(ctx context.Context, customerID int64, limit int) ([]billing.StoredEvent, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT id, type, api_version, object_id, created_at, received_at, applied_at, attempts, coalesce(last_error, '')
+		FROM stripe_events WHERE customer_id = $1 ORDER BY created_at DESC, received_at DESC LIMIT $2`, customerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events of customer %d: %w", customerID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.StoredEvent, error) {
+		var (
+			e         billing.StoredEvent
+			appliedAt *time.Time
+		)
+		err := row.Scan(&e.ID, &e.Type, &e.APIVersion, &e.ObjectID, &e.Created, &e.ReceivedAt, &appliedAt, &e.Attempts, &e.LastError)
+		if appliedAt != nil {
+			e.AppliedAt = *appliedAt
+		}
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of customer %d: %w", customerID, err)
+	}
+	return list, nil
+}
+
+// LastEventReceivedAt is when the newest event arrived.
+func (db *DB) LastEventReceivedAt(ctx context.Context) (time.Time, error) {
+	var last *time.Time
+	if err := db.pool.QueryRow(ctx, `SELECT max(received_at) FROM stripe_events`).Scan(&last); err != nil {
+		return time.Time{}, fmt.Errorf("last event: %w", err)
+	}
+	if last == nil {
+		return time.Time{}, nil
+	}
+	return *last, nil
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,11 +15,11 @@ import (
 
 const paymentMethodColumns = `pm.id, coalesce(pm.customer_id, 0), pm.type, coalesce(pm.brand, ''), coalesce(pm.last4, ''),
 	coalesce(pm.exp_month, 0), coalesce(pm.exp_year, 0), coalesce(pm.fingerprint, ''), pm.status,
-	pm.stripe_created_at, pm.saved_at`
+	pm.stripe_created_at, pm.saved_at, pm.synced_at`
 
 func paymentMethodFields(pm *billing.PaymentMethod) []any {
 	return []any{&pm.ID, &pm.CustomerID, &pm.Type, &pm.Brand, &pm.Last4, &pm.ExpMonth, &pm.ExpYear,
-		&pm.Fingerprint, &pm.Status, &pm.CreatedAt, &pm.SavedAt}
+		&pm.Fingerprint, &pm.Status, &pm.CreatedAt, &pm.SavedAt, &pm.SyncedAt}
 }
 
 // SessionPaymentMethod returns the payment method a completed setup session saved.
@@ -38,32 +40,120 @@ func (db *DB) SessionPaymentMethod(ctx context.Context, sessionID string) (billi
 	return pm, nil
 }
 
+// SavedPaymentMethod returns one card with its customer.
+func (db *DB) SavedPaymentMethod(ctx context.Context, id string) (billing.SavedPaymentMethod, error) {
+	var s billing.SavedPaymentMethod
+	err := db.pool.QueryRow(ctx, `
+		SELECT `+paymentMethodColumns+`, coalesce(c.email, ''), coalesce(c.stripe_customer_id, '')
+		FROM payment_methods pm LEFT JOIN customers c ON c.id = pm.customer_id
+		WHERE pm.id = $1`, id).Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail, &s.StripeCustomerID)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, fmt.Errorf("payment method %s: %w", id, billing.ErrNotFound)
+	}
+	if err != nil {
+		return s, fmt.Errorf("payment method %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// CustomerPaymentMethods returns a customer's cards, newest first.
+func (db *DB) CustomerPaymentMethods(ctx context.Context, customerID int64) ([]billing.PaymentMethod, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+paymentMethodColumns+` FROM payment_methods pm
+		WHERE pm.customer_id = $1 ORDER BY pm.saved_at DESC, pm.id DESC`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("cards of customer %d: %w", customerID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.PaymentMethod, error) {
+		var pm billing.PaymentMethod
+		return pm, row.Scan(paymentMethodFields(&pm)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cards of customer %d: %w", customerID, err)
+	}
+	return list, nil
+}
+
+// failingCondition: the card's latest charge failed and was not recovered.
+const failingCondition = `(SELECT ca.status FROM charge_attempts ca WHERE ca.payment_method_id = pm.id
+	ORDER BY ca.created_at DESC, ca.id DESC LIMIT 1) IN ('declined', 'authentication_required')`
+
 // ListPaymentMethods returns saved payment methods with their customer's
-// email, newest first, one keyset page at a time.
+// email, newest first, one keyset page at a time, narrowed by a search (a
+// last 4, or the start of an email) and a filter. Each narrowing has an
+// index that keeps pages fast at any depth.
 func (db *DB) ListPaymentMethods(ctx context.Context, q billing.ListQuery) ([]billing.SavedPaymentMethod, error) {
 	before := q.Before
 	if before.IsZero() {
 		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	args := []any{before, q.BeforeID, q.Limit}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"(pm.saved_at, pm.id) < ($1, $2)"}
+	switch {
+	case q.Search == "":
+	case billing.SearchIsLastFour(q.Search):
+		where = append(where, "pm.last4 = "+arg(q.Search))
+	default:
+		where = append(where, "c.email LIKE "+arg(escapeLike(q.Search)+"%"))
+	}
+	switch q.Filter {
+	case billing.FilterExpiring:
+		today := q.Now.UTC().Truncate(24 * time.Hour)
+		where = append(where, "pm.status = 'active' AND pm.expires_on BETWEEN "+arg(today)+" AND "+arg(today.Add(billing.ExpiringWithin)))
+	case billing.FilterDetached:
+		where = append(where, "pm.status = 'detached'")
+	case billing.FilterFailing:
+		where = append(where, failingCondition)
+	}
 	rows, err := db.pool.Query(ctx, `
-		SELECT `+paymentMethodColumns+`, coalesce(c.email, '')
+		SELECT `+paymentMethodColumns+`, coalesce(c.email, ''), coalesce(c.stripe_customer_id, '')
 		FROM payment_methods pm
 		LEFT JOIN customers c ON c.id = pm.customer_id
-		WHERE (pm.saved_at, pm.id) < ($1, $2)
+		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY pm.saved_at DESC, pm.id DESC
-		LIMIT $3`, before, q.BeforeID, q.Limit)
+		LIMIT $3`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list payment methods: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.SavedPaymentMethod, error) {
 		var s billing.SavedPaymentMethod
-		err := row.Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail)...)
+		err := row.Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail, &s.StripeCustomerID)...)
 		return s, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list payment methods: %w", err)
 	}
 	return list, nil
+}
+
+// escapeLike makes a search literal in a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Totals counts customers and cards for the head of the admin list.
+func (db *DB) Totals(ctx context.Context, now time.Time) (billing.Totals, error) {
+	var t billing.Totals
+	today := now.UTC().Truncate(24 * time.Hour)
+	err := db.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM customers),
+		       count(*) FILTER (WHERE status = 'active'),
+		       count(*) FILTER (WHERE status = 'detached'),
+		       count(*) FILTER (WHERE status = 'active' AND expires_on BETWEEN $1 AND $2),
+		       (SELECT count(DISTINCT payment_method_id) FROM charge_attempts ca
+		         WHERE ca.status IN ('declined', 'authentication_required')
+		           AND NOT EXISTS (SELECT 1 FROM charge_attempts later WHERE later.payment_method_id = ca.payment_method_id
+		                             AND (later.created_at, later.id) > (ca.created_at, ca.id)))
+		FROM payment_methods`, today, today.Add(billing.ExpiringWithin)).
+		Scan(&t.Customers, &t.Active, &t.Detached, &t.Expiring, &t.Failing)
+	if err != nil {
+		return t, fmt.Errorf("totals: %w", err)
+	}
+	return t, nil
 }
 
 func nullInt(n int) *int {

@@ -14,12 +14,12 @@ import (
 // ids names the objects a call refers to: stripe-mock accepts any, the
 // emulator needs real ones (see emulatorIDs).
 type ids struct {
-	Customer, Session, SetupIntent, PaymentMethod, UnattachedPaymentMethod, Event string
+	Customer, Session, SetupIntent, PaymentMethod, UnattachedPaymentMethod, Event, PaymentIntent string
 }
 
 var stripeMockIDs = ids{
 	Customer: "cus_123", Session: "cs_test_a1b2c3", SetupIntent: "seti_123",
-	PaymentMethod: "pm_123", UnattachedPaymentMethod: "pm_456", Event: "evt_123",
+	PaymentMethod: "pm_123", UnattachedPaymentMethod: "pm_456", Event: "evt_123", PaymentIntent: "pi_123",
 }
 
 // gatewayCall is one Gateway method called the way the app calls it, with
@@ -50,14 +50,14 @@ var gatewayCalls = []gatewayCall{
 			})
 			return err
 		}},
-	{"SetupSession", stripeapi.OpRetrieveSession, []string{
+	{"RetrieveSession", stripeapi.OpRetrieveSession, []string{
 		"id", "mode", "status", "currency", "customer", "customer_details.email",
 		"setup_intent.id", "setup_intent.status", "setup_intent.payment_method.id", "setup_intent.payment_method.type",
 		"setup_intent.payment_method.created", "setup_intent.payment_method.card.brand", "setup_intent.payment_method.card.last4",
 		"setup_intent.payment_method.card.exp_month", "setup_intent.payment_method.card.exp_year",
 		"setup_intent.payment_method.card.fingerprint",
 	}, func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
-		_, err := g.SetupSession(ctx, id.Session)
+		_, err := g.RetrieveSession(ctx, id.Session)
 		return err
 	}},
 	{"AttachPaymentMethod", stripeapi.OpAttachPaymentMethod, []string{"id", "customer"},
@@ -85,6 +85,36 @@ var gatewayCalls = []gatewayCall{
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
 			_, err := g.ListEvents(ctx, time.Now().Add(-24*time.Hour), billing.HandledEventTypes())
 			return err
+		}},
+	{"ChargeOffSession", stripeapi.OpCreatePaymentIntent, []string{"id", "status", "amount", "currency", "metadata"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.ChargeOffSession(ctx, billing.OffSessionCharge{
+				AttemptID: 42, StripeCustomerID: id.Customer, PaymentMethodID: id.PaymentMethod,
+				Money: billing.Money{Amount: 1099, Currency: "usd"}, IdempotencyKey: "charge-attempt-42-key",
+			})
+			return err
+		}},
+	{"PaymentIntent", stripeapi.OpRetrievePaymentIntent, []string{"id", "status", "metadata"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.PaymentIntent(ctx, id.PaymentIntent)
+			return err
+		}},
+	{"CreatePaymentSession", stripeapi.OpCreateSession, []string{"id", "url", "mode", "expires_at", "metadata"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.CreatePaymentSession(ctx, billing.PaymentSessionParams{
+				AttemptID: 42, StripeCustomerID: id.Customer, Money: billing.Money{Amount: 1099, Currency: "usd"},
+				Description: "Payment 42", SuccessURL: "http://localhost:4242/pay/complete?session_id={CHECKOUT_SESSION_ID}",
+				CancelURL: "http://localhost:4242/pay/token", IdempotencyKey: "recovery-42-key",
+			})
+			return err
+		}},
+	{"SetDefaultPaymentMethod", stripeapi.OpUpdateCustomer, []string{"id", "invoice_settings"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			return g.SetDefaultPaymentMethod(ctx, id.Customer, id.PaymentMethod)
+		}},
+	{"DetachPaymentMethod", stripeapi.OpDetachPaymentMethod, []string{"id", "type"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			return g.DetachPaymentMethod(ctx, id.UnattachedPaymentMethod)
 		}},
 }
 

@@ -90,7 +90,7 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 	if err != nil {
 		t.Fatal(err)
 	}
-	session := func(stripeCustomer string) billing.SetupSessionState {
+	session := func(stripeCustomer string) billing.SessionState {
 		s, err := g.CreateSetupSession(ctx, billing.SetupSessionParams{
 			StripeCustomerID: stripeCustomer, Currency: "usd",
 			SuccessURL: "http://localhost/success?session_id={CHECKOUT_SESSION_ID}", CancelURL: "http://localhost/cancel",
@@ -102,7 +102,7 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 		if err := emu.CompleteCheckout(ctx, s.ID, card); err != nil {
 			t.Fatal(err)
 		}
-		state, err := g.SetupSession(ctx, s.ID)
+		state, err := g.RetrieveSession(ctx, s.ID)
 		if err != nil || state.PaymentMethod == nil {
 			t.Fatalf("completed session %s: %+v, %v", s.ID, state, err)
 		}
@@ -114,9 +114,17 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 	if err != nil || len(events) == 0 {
 		t.Fatalf("no events on the emulator: %v", err)
 	}
+	charged, err := g.ChargeOffSession(ctx, billing.OffSessionCharge{
+		AttemptID: 7, StripeCustomerID: customer, PaymentMethodID: saved.PaymentMethod.ID,
+		Money: billing.Money{Amount: 500, Currency: "usd"}, IdempotencyKey: "fidelity-charge-key",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return ids{
 		Customer: customer, Session: saved.ID, SetupIntent: saved.SetupIntentID,
 		PaymentMethod: saved.PaymentMethod.ID, UnattachedPaymentMethod: loose.PaymentMethod.ID, Event: events[0].ID,
+		PaymentIntent: charged.PaymentIntentID,
 	}
 }
 

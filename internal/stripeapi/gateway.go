@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,6 +30,10 @@ const (
 	OpRetrievePaymentMethod = "payment_methods.retrieve"
 	OpRetrieveEvent         = "events.retrieve"
 	OpListEvents            = "events.list"
+	OpCreatePaymentIntent   = "payment_intents.create"
+	OpRetrievePaymentIntent = "payment_intents.retrieve"
+	OpUpdateCustomer        = "customers.update"
+	OpDetachPaymentMethod   = "payment_methods.detach"
 )
 
 // Gateway is billing.Gateway over Stripe's API. It counts the calls it makes
@@ -149,33 +154,45 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 	if err != nil {
 		return billing.CheckoutSession{}, gatewayError(OpCreateSession, err)
 	}
-	return billing.CheckoutSession{
+	return checkoutSession(s), nil
+}
+
+func checkoutSession(s *stripe.CheckoutSession) billing.CheckoutSession {
+	out := billing.CheckoutSession{
 		ID:       s.ID,
 		Mode:     string(s.Mode),
 		Status:   string(s.Status),
 		Currency: string(s.Currency),
 		URL:      s.URL,
-	}, nil
+	}
+	if s.ExpiresAt != 0 {
+		out.ExpiresAt = time.Unix(s.ExpiresAt, 0).UTC()
+	}
+	return out
 }
 
-// SetupSession retrieves a setup session with its SetupIntent and
-// PaymentMethod expanded: one call where two would otherwise be needed.
-func (g *Gateway) SetupSession(ctx context.Context, id string) (billing.SetupSessionState, error) {
+// RetrieveSession retrieves a Checkout Session with its SetupIntent or
+// PaymentIntent and their PaymentMethod expanded: one call where two or
+// three would otherwise be needed.
+func (g *Gateway) RetrieveSession(ctx context.Context, id string) (billing.SessionState, error) {
 	g.count(OpRetrieveSession)
 	syncedAt := time.Now()
 	params := &stripe.CheckoutSessionParams{}
 	params.Context = ctx
 	params.AddExpand("setup_intent.payment_method")
+	params.AddExpand("payment_intent.payment_method")
 	s, err := g.api.CheckoutSessions.Get(id, params)
 	if err != nil {
-		return billing.SetupSessionState{}, gatewayError(OpRetrieveSession, err)
+		return billing.SessionState{}, gatewayError(OpRetrieveSession, err)
 	}
-	state := billing.SetupSessionState{
-		ID:       s.ID,
-		Mode:     string(s.Mode),
-		Status:   string(s.Status),
-		Currency: string(s.Currency),
-		SyncedAt: syncedAt,
+	state := billing.SessionState{
+		ID:            s.ID,
+		Mode:          string(s.Mode),
+		Status:        string(s.Status),
+		PaymentStatus: string(s.PaymentStatus),
+		Currency:      string(s.Currency),
+		AttemptID:     attemptID(s.Metadata),
+		SyncedAt:      syncedAt,
 	}
 	if s.Customer != nil {
 		state.StripeCustomerID = s.Customer.ID
@@ -186,15 +203,147 @@ func (g *Gateway) SetupSession(ctx context.Context, id string) (billing.SetupSes
 	case s.CustomerEmail != "":
 		state.Email = s.CustomerEmail
 	}
+	var pm *stripe.PaymentMethod
 	if si := s.SetupIntent; si != nil {
 		state.SetupIntentID = si.ID
 		state.SetupIntentStatus = string(si.Status)
-		if si.PaymentMethod != nil && si.PaymentMethod.ID != "" {
-			pm := paymentMethod(si.PaymentMethod, syncedAt)
-			state.PaymentMethod = &pm
+		pm = si.PaymentMethod
+	}
+	if pi := s.PaymentIntent; pi != nil {
+		state.PaymentIntentID = pi.ID
+		if state.AttemptID == 0 {
+			state.AttemptID = attemptID(pi.Metadata)
 		}
+		pm = pi.PaymentMethod
+	}
+	if pm != nil && pm.ID != "" {
+		saved := paymentMethod(pm, syncedAt)
+		state.PaymentMethod = &saved
 	}
 	return state, nil
+}
+
+// metadataAttempt is the metadata key that ties Stripe objects to a charge attempt.
+const metadataAttempt = "charge_attempt_id"
+
+func attemptID(metadata map[string]string) int64 {
+	id, _ := strconv.ParseInt(metadata[metadataAttempt], 10, 64)
+	return id
+}
+
+// ChargeOffSession creates and confirms a PaymentIntent off-session with the
+// attempt's idempotency key. A card error (402) comes back as an outcome
+// with its codes and the PaymentIntent Stripe left in requires_payment_method.
+func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionCharge) (billing.ChargeOutcome, error) {
+	g.count(OpCreatePaymentIntent)
+	params := &stripe.PaymentIntentParams{
+		Amount:        stripe.Int64(c.Money.Amount),
+		Currency:      stripe.String(c.Money.Currency),
+		Customer:      stripe.String(c.StripeCustomerID),
+		PaymentMethod: stripe.String(c.PaymentMethodID),
+		OffSession:    stripe.Bool(true),
+		Confirm:       stripe.Bool(true),
+	}
+	params.Context = ctx
+	params.SetIdempotencyKey(c.IdempotencyKey)
+	params.AddMetadata(metadataAttempt, strconv.FormatInt(c.AttemptID, 10))
+	pi, err := g.api.PaymentIntents.New(params)
+	if err != nil {
+		var se *stripe.Error
+		if errors.As(err, &se) && se.Type == stripe.ErrorTypeCard {
+			outcome := billing.ChargeOutcome{
+				Code: string(se.Code), DeclineCode: string(se.DeclineCode), Message: se.Msg, AttemptID: c.AttemptID,
+				Status: string(stripe.PaymentIntentStatusRequiresPaymentMethod),
+			}
+			if se.PaymentIntent != nil {
+				outcome.PaymentIntentID = se.PaymentIntent.ID
+				outcome.Status = string(se.PaymentIntent.Status)
+			}
+			return outcome, nil
+		}
+		return billing.ChargeOutcome{}, gatewayError(OpCreatePaymentIntent, err)
+	}
+	return paymentIntentOutcome(pi), nil
+}
+
+// PaymentIntent retrieves a PaymentIntent's outcome.
+func (g *Gateway) PaymentIntent(ctx context.Context, id string) (billing.ChargeOutcome, error) {
+	g.count(OpRetrievePaymentIntent)
+	params := &stripe.PaymentIntentParams{}
+	params.Context = ctx
+	pi, err := g.api.PaymentIntents.Get(id, params)
+	if err != nil {
+		return billing.ChargeOutcome{}, gatewayError(OpRetrievePaymentIntent, err)
+	}
+	return paymentIntentOutcome(pi), nil
+}
+
+func paymentIntentOutcome(pi *stripe.PaymentIntent) billing.ChargeOutcome {
+	o := billing.ChargeOutcome{PaymentIntentID: pi.ID, Status: string(pi.Status), AttemptID: attemptID(pi.Metadata)}
+	if e := pi.LastPaymentError; e != nil {
+		o.Code, o.DeclineCode, o.Message = string(e.Code), string(e.DeclineCode), e.Msg
+	}
+	return o
+}
+
+// CreatePaymentSession creates the payment-mode Checkout Session of a
+// recovery link: the failed amount, for the same customer, saving the card
+// used for the next off-session charge.
+func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSessionParams) (billing.CheckoutSession, error) {
+	g.count(OpCreateSession)
+	attempt := strconv.FormatInt(p.AttemptID, 10)
+	params := &stripe.CheckoutSessionParams{
+		Mode:       stripe.String(string(stripe.CheckoutSessionModePayment)),
+		Customer:   stripe.String(p.StripeCustomerID),
+		SuccessURL: stripe.String(p.SuccessURL),
+		CancelURL:  stripe.String(p.CancelURL),
+		LineItems: []*stripe.CheckoutSessionLineItemParams{{
+			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
+				Currency:    stripe.String(p.Money.Currency),
+				UnitAmount:  stripe.Int64(p.Money.Amount),
+				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(p.Description)},
+			},
+			Quantity: stripe.Int64(1),
+		}},
+		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
+			SetupFutureUsage: stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession)),
+			Metadata:         map[string]string{metadataAttempt: attempt},
+		},
+	}
+	params.Context = ctx
+	params.AddMetadata(metadataAttempt, attempt)
+	if p.IdempotencyKey != "" {
+		params.SetIdempotencyKey(p.IdempotencyKey)
+	}
+	s, err := g.api.CheckoutSessions.New(params)
+	if err != nil {
+		return billing.CheckoutSession{}, gatewayError(OpCreateSession, err)
+	}
+	return checkoutSession(s), nil
+}
+
+// SetDefaultPaymentMethod sets the Customer's invoice_settings.default_payment_method.
+func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID, paymentMethodID string) error {
+	g.count(OpUpdateCustomer)
+	params := &stripe.CustomerParams{
+		InvoiceSettings: &stripe.CustomerInvoiceSettingsParams{DefaultPaymentMethod: stripe.String(paymentMethodID)},
+	}
+	params.Context = ctx
+	if _, err := g.api.Customers.Update(stripeCustomerID, params); err != nil {
+		return gatewayError(OpUpdateCustomer, err)
+	}
+	return nil
+}
+
+// DetachPaymentMethod detaches a card from its customer.
+func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID string) error {
+	g.count(OpDetachPaymentMethod)
+	params := &stripe.PaymentMethodDetachParams{}
+	params.Context = ctx
+	if _, err := g.api.PaymentMethods.Detach(paymentMethodID, params); err != nil {
+		return gatewayError(OpDetachPaymentMethod, err)
+	}
+	return nil
 }
 
 // AttachPaymentMethod attaches a payment method to a Stripe Customer.

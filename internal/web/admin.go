@@ -11,33 +11,80 @@ import (
 const adminPageSize = 50
 
 type adminPage struct {
+	Overview       billing.Overview
 	PaymentMethods []billing.SavedPaymentMethod
+	Search         string
+	Filter         string
+	Filters        []filterLink
 	Next           string
+	Error          string
 }
 
-// adminPaymentMethods lists saved payment methods, newest first, one keyset page at a time.
+type filterLink struct {
+	Label, Value string
+	Active       bool
+}
+
+// adminPaymentMethods lists saved payment methods, newest first, one keyset
+// page at a time, with search, filters, totals and the webhook's pulse.
 func (s *Server) adminPaymentMethods(w http.ResponseWriter, r *http.Request) error {
-	q := billing.ListQuery{Limit: adminPageSize}
-	if before := r.URL.Query().Get("before"); before != "" {
+	query := r.URL.Query()
+	q := billing.ListQuery{Limit: adminPageSize, Search: query.Get("q"), Filter: query.Get("filter")}
+	if before := query.Get("before"); before != "" {
 		t, err := time.Parse(time.RFC3339Nano, before)
 		if err != nil {
 			return billing.Invalid("before", "The page link is malformed; start again from the first page.")
 		}
 		q.Before = t
-		q.BeforeID = r.URL.Query().Get("before_id")
+		q.BeforeID = query.Get("before_id")
+	}
+	q, err := s.svc.NormalizeListQuery(q)
+	if err != nil {
+		return err
+	}
+	overview, err := s.svc.Overview(r.Context())
+	if err != nil {
+		return err
 	}
 	list, err := s.svc.ListPaymentMethods(r.Context(), q)
 	if err != nil {
 		return err
 	}
-	p := adminPage{PaymentMethods: list}
+	p := adminPage{Overview: overview, PaymentMethods: list, Search: q.Search, Filter: q.Filter}
+	for _, f := range []filterLink{{"All", "", false}, {"Expiring within 60 days", billing.FilterExpiring, false},
+		{"Detached", billing.FilterDetached, false}, {"Failing", billing.FilterFailing, false}} {
+		f.Active = f.Value == q.Filter
+		p.Filters = append(p.Filters, f)
+	}
 	if len(list) == adminPageSize {
 		last := list[len(list)-1]
-		p.Next = "/admin?" + url.Values{
+		next := url.Values{
 			"before":    {last.SavedAt.UTC().Format(time.RFC3339Nano)},
 			"before_id": {last.ID},
-		}.Encode()
+		}
+		if q.Search != "" {
+			next.Set("q", q.Search)
+		}
+		if q.Filter != "" {
+			next.Set("filter", q.Filter)
+		}
+		p.Next = "/admin?" + next.Encode()
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return s.render(w, r, http.StatusOK, "admin", p)
+}
+
+// filterURL is the list's URL for a filter, keeping the search.
+func filterURL(search, filter string) string {
+	v := url.Values{}
+	if search != "" {
+		v.Set("q", search)
+	}
+	if filter != "" {
+		v.Set("filter", filter)
+	}
+	if len(v) == 0 {
+		return "/admin"
+	}
+	return "/admin?" + v.Encode()
 }

@@ -58,7 +58,7 @@ func TestAdminPaginatesWithKeysetLinks(t *testing.T) {
 	if !strings.Contains(first.body, "pm_page59") || strings.Contains(first.body, "pm_page09") {
 		t.Error("first page should hold the 50 newest")
 	}
-	i := strings.Index(first.body, `href="/admin?`)
+	i := strings.Index(first.body, `href="/admin?before=`)
 	if i < 0 {
 		t.Fatal("no link to older cards")
 	}

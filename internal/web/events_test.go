@@ -152,7 +152,7 @@ func TestDeliveryOrderDoesNotChangeTheOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	inOrder.completeWith(session.ID, "4242424242424242", "ord@example.com")
-	state, err := inOrder.gateway.SetupSession(ctx, session.ID)
+	state, err := inOrder.gateway.RetrieveSession(ctx, session.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

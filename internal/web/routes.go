@@ -27,6 +27,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/create-checkout-session", s.handle(s.createCheckoutSession))
 		r.Get("/success", s.handle(s.success))
 		r.Get("/cancel", s.handle(s.cancel))
+		r.Get("/pay/complete", s.handle(s.payComplete))
+		r.Get("/pay/{token}", s.handle(s.pay))
 	})
 
 	r.Post("/webhook", s.webhook)
@@ -35,6 +37,14 @@ func (s *Server) Handler() http.Handler {
 		r.Use(adminAuth(s.adminPassword))
 		r.Use(limitBody(maxFormBytes))
 		r.Get("/", s.handle(s.adminPaymentMethods))
+		r.Get("/outbox", s.handle(s.adminOutbox))
+		r.Get("/customers/{id}", s.handle(s.adminCustomer))
+		r.Post("/customers/{id}/default", s.handle(s.customerAction(s.adminSetDefault)))
+		r.Post("/customers/{id}/detach", s.handle(s.customerAction(s.adminDetach)))
+		r.Post("/charges", s.handle(s.adminCharge))
+		r.Get("/charges/{id}", s.handle(s.adminChargeOutcome))
+		r.Post("/charges/{id}/retry", s.handle(s.adminChargeRetry))
+		r.Post("/events/{id}/replay", s.handle(s.adminReplay))
 	})
 	return r
 }

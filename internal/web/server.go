@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -47,7 +48,8 @@ type Server struct {
 
 // pageNames are the templates rendered inside the layout; all are parsed at
 // start so a missing or broken one stops the server before it serves.
-var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "admin"}
+var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "pay",
+	"admin", "admin_customer", "admin_charge", "admin_outbox"}
 
 // NewServer parses the templates and returns a Server.
 func NewServer(opts Options) (*Server, error) {
@@ -71,7 +73,7 @@ func NewServer(opts Options) (*Server, error) {
 		static:        static,
 		log:           log,
 	}
-	funcs := template.FuncMap{"brandName": brandName}
+	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -122,4 +124,26 @@ func brandName(brand, pmType string) string {
 		return brand
 	}
 	return pmType
+}
+
+// ago says how long ago a duration was, roughly, as people say it.
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	}
+}
+
+// when formats a time for the admin, in UTC.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }

@@ -1,0 +1,190 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ChargeRequest is an admin's (or a script's) request to charge a saved card.
+type ChargeRequest struct {
+	PaymentMethodID string
+	Amount          string
+	Currency        string
+	// IdempotencyKey identifies the attempt: the admin form carries one per
+	// rendering, so a double submit names the same attempt. Empty: a fresh one.
+	IdempotencyKey string
+}
+
+var (
+	paymentMethodIDPattern = regexp.MustCompile(`^pm_[A-Za-z0-9]{1,250}$`)
+	idempotencyKeyPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{16,255}$`)
+)
+
+// ValidPaymentMethodID tells whether id has the shape of a PaymentMethod id.
+func ValidPaymentMethodID(id string) bool { return paymentMethodIDPattern.MatchString(id) }
+
+// NewIdempotencyKey returns a fresh key for a charge form or a script.
+func NewIdempotencyKey() string { return newIdempotencyKey() }
+
+// Charge charges a saved card off-session. Bad input is an *InvalidError and
+// calls Stripe zero times. The attempt is committed, with its idempotency
+// key, before Stripe is called; a decline or an authentication demand is a
+// normal outcome (the attempt says which), and it writes the customer a
+// notification with a recovery link in the same transaction.
+func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt, error) {
+	id := strings.TrimSpace(req.PaymentMethodID)
+	if !ValidPaymentMethodID(id) {
+		return ChargeAttempt{}, Invalid("payment_method", "Choose a saved card (an id like pm_...).")
+	}
+	currency := req.Currency
+	if strings.TrimSpace(currency) == "" {
+		currency = s.currency
+	}
+	money, err := ParseMoney(req.Amount, currency)
+	if err != nil {
+		return ChargeAttempt{}, err
+	}
+	key := req.IdempotencyKey
+	if key == "" {
+		key = newIdempotencyKey()
+	}
+	if !idempotencyKeyPattern.MatchString(key) {
+		return ChargeAttempt{}, Invalid("form", "The form has expired; open the page again and resubmit.")
+	}
+	pm, err := s.store.SavedPaymentMethod(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return ChargeAttempt{}, Invalid("payment_method", "No saved card %s.", id)
+	}
+	if err != nil {
+		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", id, err)
+	}
+	if pm.Status != PaymentMethodActive || pm.StripeCustomerID == "" {
+		return ChargeAttempt{}, Invalid("payment_method", "Card %s is detached from its customer and cannot be charged.", id)
+	}
+	attempt, created, err := s.store.CreateChargeAttempt(ctx, ChargeAttempt{
+		CustomerID:      pm.CustomerID,
+		PaymentMethodID: pm.ID,
+		Money:           money,
+		IdempotencyKey:  key,
+		Status:          ChargeProcessing,
+	})
+	if err != nil {
+		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", id, err)
+	}
+	if !created && attempt.Status != ChargeProcessing {
+		return attempt, nil // a double submit of a settled attempt
+	}
+	if !created && (attempt.PaymentMethodID != pm.ID || attempt.Money != money) {
+		return ChargeAttempt{}, Invalid("form", "This form was already used for another charge; open the page again.")
+	}
+	return s.sendCharge(ctx, attempt)
+}
+
+// RetryCharge sends an attempt that is still processing (its outcome
+// unknown: a timeout, or a crash before our commit) to Stripe again with its
+// stored idempotency key, so Stripe answers with the PaymentIntent it
+// already made rather than charging twice.
+func (s *Service) RetryCharge(ctx context.Context, attemptID int64) (ChargeAttempt, error) {
+	attempt, err := s.store.ChargeAttempt(ctx, attemptID)
+	if err != nil {
+		return ChargeAttempt{}, fmt.Errorf("retry charge %d: %w", attemptID, err)
+	}
+	if attempt.Status != ChargeProcessing {
+		return attempt, nil
+	}
+	return s.sendCharge(ctx, attempt)
+}
+
+func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (ChargeAttempt, error) {
+	outcome, err := s.gateway.ChargeOffSession(ctx, OffSessionCharge{
+		AttemptID:        attempt.ID,
+		StripeCustomerID: attempt.StripeCustomerID,
+		PaymentMethodID:  attempt.PaymentMethodID,
+		Money:            attempt.Money,
+		IdempotencyKey:   attempt.IdempotencyKey,
+	})
+	var gatewayErr *GatewayError
+	if errors.As(err, &gatewayErr) && gatewayErr.HTTPStatus >= 400 && gatewayErr.HTTPStatus < 500 && gatewayErr.HTTPStatus != 409 && gatewayErr.HTTPStatus != 429 {
+		// Stripe refused the request itself: definitive, and not the card's doing.
+		outcome = ChargeOutcome{Code: gatewayErr.Code, Message: gatewayErr.Message}
+		return s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, ChargeFailed, nil)
+	}
+	if err != nil {
+		// Unknown outcome: the attempt stays processing for a retry with its key.
+		return attempt, fmt.Errorf("charge attempt %d: %w", attempt.ID, err)
+	}
+	status := chargeStatus(outcome)
+	var notify *Notification
+	if status == ChargeDeclined || status == ChargeAuthenticationRequired {
+		n := s.paymentFailedNotification(attempt, status)
+		notify = &n
+	}
+	finished, err := s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, status, notify)
+	if err != nil {
+		return attempt, fmt.Errorf("charge attempt %d: record outcome: %w", attempt.ID, err)
+	}
+	return finished, nil
+}
+
+// chargeStatus maps Stripe's answer to the admin's status words.
+func chargeStatus(o ChargeOutcome) string {
+	switch {
+	case o.Status == "succeeded":
+		return ChargeSucceeded
+	case o.Code == "authentication_required" || o.DeclineCode == "authentication_required" || o.Status == "requires_action":
+		return ChargeAuthenticationRequired
+	case o.Code != "" || o.Status == "requires_payment_method" || o.Status == "canceled":
+		return ChargeDeclined
+	default:
+		return ChargeProcessing
+	}
+}
+
+func (s *Service) paymentFailedNotification(a ChargeAttempt, status string) Notification {
+	link := s.RecoveryLink(a.ID)
+	reason := "your card was declined"
+	if status == ChargeAuthenticationRequired {
+		reason = "your bank asked to confirm it was you"
+	}
+	return Notification{
+		CustomerID:      a.CustomerID,
+		ChargeAttemptID: a.ID,
+		Kind:            NotificationPaymentFailed,
+		Recipient:       a.CustomerEmail,
+		Subject:         "Action needed: your payment of " + a.Money.String() + " did not go through",
+		Body: "Hello,\n\nWe tried to charge " + a.Money.String() + " to the card you saved with us, but " + reason + ".\n\n" +
+			"You can finish paying here, with the same card or another one:\n\n" + link + "\n\n" +
+			"The link works for " + fmt.Sprint(int(RecoveryLinkTTL.Hours()/24)) + " days. Thank you.\n",
+		Link: link,
+	}
+}
+
+// ChargeAttempt returns one attempt.
+func (s *Service) ChargeAttempt(ctx context.Context, id int64) (ChargeAttempt, error) {
+	a, err := s.store.ChargeAttempt(ctx, id)
+	if err != nil {
+		return ChargeAttempt{}, fmt.Errorf("charge attempt %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// DefaultPaymentMethodOf picks the card to charge for a customer: the
+// default, else the newest active card.
+func (s *Service) DefaultPaymentMethodOf(ctx context.Context, customer Customer) (string, error) {
+	if customer.DefaultPaymentMethodID != "" {
+		return customer.DefaultPaymentMethodID, nil
+	}
+	cards, err := s.store.CustomerPaymentMethods(ctx, customer.ID)
+	if err != nil {
+		return "", fmt.Errorf("cards of customer %d: %w", customer.ID, err)
+	}
+	for _, c := range cards {
+		if c.Status == PaymentMethodActive {
+			return c.ID, nil
+		}
+	}
+	return "", Invalid("customer", "Customer %d has no active card.", customer.ID)
+}

@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coalesce(c.stripe_customer_id, ''),
+	ca.payment_method_id, ca.amount, ca.currency, ca.idempotency_key, ca.status, coalesce(ca.payment_intent_id, ''),
+	coalesce(ca.failure_code, ''), coalesce(ca.decline_code, ''), coalesce(ca.failure_message, ''),
+	coalesce(ca.recovery_session_id, ''), ca.recovered_at, ca.created_at`
+
+const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id `
+
+func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
+	var (
+		a           billing.ChargeAttempt
+		recoveredAt *time.Time
+	)
+	err := row.Scan(&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
+		&a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
+		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &recoveredAt, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, billing.ErrNotFound
+	}
+	if recoveredAt != nil {
+		a.RecoveredAt = *recoveredAt
+	}
+	return a, err
+}
+
+// CreateChargeAttempt commits a new attempt, or returns the one that already
+// holds its idempotency key.
+func (db *DB) CreateChargeAttempt(ctx context.Context, a billing.ChargeAttempt) (billing.ChargeAttempt, bool, error) {
+	var id int64
+	err := db.pool.QueryRow(ctx, `
+		INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status)
+		VALUES ($1, $2, $3, $4, $5, 'processing')
+		ON CONFLICT (idempotency_key) DO NOTHING
+		RETURNING id`, a.CustomerID, a.PaymentMethodID, a.Money.Amount, a.Money.Currency, a.IdempotencyKey).Scan(&id)
+	created := err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = db.pool.QueryRow(ctx, `SELECT id FROM charge_attempts WHERE idempotency_key = $1`, a.IdempotencyKey).Scan(&id)
+	}
+	if err != nil {
+		return billing.ChargeAttempt{}, false, fmt.Errorf("create charge attempt: %w", err)
+	}
+	saved, err := db.ChargeAttempt(ctx, id)
+	return saved, created, err
+}
+
+// FinishChargeAttempt records Stripe's answer for a processing attempt and
+// queues the customer's notification, in one transaction. An attempt already
+// settled (by a concurrent retry or the webhook) is left as it is.
+func (db *DB) FinishChargeAttempt(ctx context.Context, id int64, o billing.ChargeOutcome, status string, notify *billing.Notification) (billing.ChargeAttempt, error) {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		queueChargeUpdate(batch, billing.ChargeUpdate{AttemptID: id, Status: status, Outcome: o})
+		if notify != nil {
+			batch.Queue(`
+				INSERT INTO notifications (customer_id, charge_attempt_id, kind, recipient, subject, body, link)
+				SELECT $1, $2, $3, nullif($4, ''), $5, $6, $7
+				WHERE EXISTS (SELECT 1 FROM charge_attempts WHERE id = $2 AND status = $8)
+				ON CONFLICT (charge_attempt_id, kind) DO NOTHING`,
+				notify.CustomerID, id, notify.Kind, notify.Recipient, notify.Subject, notify.Body, notify.Link, status)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return billing.ChargeAttempt{}, fmt.Errorf("finish charge attempt %d: %w", id, err)
+	}
+	return db.ChargeAttempt(ctx, id)
+}
+
+func queueChargeUpdate(b *pgx.Batch, u billing.ChargeUpdate) {
+	b.Queue(`
+		UPDATE charge_attempts
+		SET status = $2, payment_intent_id = coalesce(nullif($3, ''), payment_intent_id),
+		    failure_code = nullif($4, ''), decline_code = nullif($5, ''), failure_message = nullif($6, ''),
+		    updated_at = now()
+		WHERE id = $1 AND status = 'processing'`,
+		u.AttemptID, u.Status, u.Outcome.PaymentIntentID, u.Outcome.Code, u.Outcome.DeclineCode, u.Outcome.Message)
+}
+
+// ChargeAttempt returns one attempt with its customer.
+func (db *DB) ChargeAttempt(ctx context.Context, id int64) (billing.ChargeAttempt, error) {
+	a, err := scanChargeAttempt(db.pool.QueryRow(ctx, `SELECT `+chargeAttemptColumns+chargeAttemptFrom+`WHERE ca.id = $1`, id))
+	if err != nil {
+		return a, fmt.Errorf("charge attempt %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// ChargeAttemptOfSession returns the attempt a recovery session pays.
+func (db *DB) ChargeAttemptOfSession(ctx context.Context, sessionID string) (billing.ChargeAttempt, error) {
+	a, err := scanChargeAttempt(db.pool.QueryRow(ctx, `SELECT `+chargeAttemptColumns+chargeAttemptFrom+`WHERE ca.recovery_session_id = $1`, sessionID))
+	if err != nil {
+		return a, fmt.Errorf("charge attempt of session %s: %w", sessionID, err)
+	}
+	return a, nil
+}
+
+// CustomerChargeAttempts returns a customer's attempts, newest first.
+func (db *DB) CustomerChargeAttempts(ctx context.Context, customerID int64) ([]billing.ChargeAttempt, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+chargeAttemptColumns+chargeAttemptFrom+`
+		WHERE ca.customer_id = $1 ORDER BY ca.created_at DESC, ca.id DESC LIMIT 100`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("charge attempts of customer %d: %w", customerID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.ChargeAttempt, error) { return scanChargeAttempt(row) })
+	if err != nil {
+		return nil, fmt.Errorf("charge attempts of customer %d: %w", customerID, err)
+	}
+	return list, nil
+}
+
+// EnsureRecoverySession returns the attempt's recovery session while it is
+// open, or makes one. The attempt row is locked across create, so two clicks
+// on a link make one session.
+func (db *DB) EnsureRecoverySession(ctx context.Context, attemptID int64, now time.Time, create func(ctx context.Context) (billing.CheckoutSession, error)) (billing.CheckoutSession, error) {
+	var session billing.CheckoutSession
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var (
+			status    string
+			url       *string
+			expiresAt *time.Time
+			sessionID string
+		)
+		err := tx.QueryRow(ctx, `
+			SELECT ca.status, coalesce(cs.id, ''), cs.url, cs.expires_at
+			FROM charge_attempts ca LEFT JOIN checkout_sessions cs ON cs.id = ca.recovery_session_id AND cs.status = 'open'
+			WHERE ca.id = $1 FOR UPDATE OF ca`, attemptID).Scan(&status, &sessionID, &url, &expiresAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return billing.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if status == billing.ChargeRecovered {
+			return billing.ErrAlreadyPaid
+		}
+		// Reuse an open session unless it is about to expire under the customer.
+		if sessionID != "" && url != nil && (expiresAt == nil || expiresAt.After(now.Add(10*time.Minute))) {
+			session = billing.CheckoutSession{ID: sessionID, URL: *url, Mode: billing.ModePayment, Status: billing.SessionOpen}
+			return nil
+		}
+		created, err := create(ctx)
+		if err != nil {
+			return err
+		}
+		batch := &pgx.Batch{}
+		batch.Queue(`
+			INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, url, expires_at)
+			VALUES ($1, $2, 'payment', 'open', $3, $4, $5)`,
+			created.ID, nullID(created.CustomerID), created.Currency, created.URL, nullTime(created.ExpiresAt))
+		batch.Queue(`UPDATE charge_attempts SET recovery_session_id = $2, updated_at = now() WHERE id = $1`, attemptID, created.ID)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("record session %s: %w", created.ID, err)
+		}
+		session = created
+		return nil
+	})
+	if errors.Is(err, billing.ErrAlreadyPaid) {
+		return session, err
+	}
+	if err != nil {
+		return session, fmt.Errorf("recovery session of attempt %d: %w", attemptID, err)
+	}
+	return session, nil
+}

@@ -1,0 +1,50 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+type payPage struct {
+	Title, Message string
+	Attempt        billing.ChargeAttempt
+}
+
+// pay follows a recovery link to a payment-mode Checkout Session for the
+// failed amount. A link that cannot be paid gets a page saying why.
+func (s *Server) pay(w http.ResponseWriter, r *http.Request) error {
+	url, err := s.svc.StartRecovery(r.Context(), chi.URLParam(r, "token"))
+	switch {
+	case errors.Is(err, billing.ErrLinkExpired):
+		return s.render(w, r, http.StatusGone, "pay", payPage{Title: "This payment link has expired",
+			Message: "Payment links work for a limited time. Please contact the store for a new one; nothing was charged."})
+	case errors.Is(err, billing.ErrAlreadyPaid):
+		return s.render(w, r, http.StatusConflict, "pay", payPage{Title: "Already paid",
+			Message: "This payment has already been made. Thank you; there is nothing more to do."})
+	case errors.Is(err, billing.ErrLinkInvalid):
+		return s.render(w, r, http.StatusNotFound, "pay", payPage{Title: "This payment link is not valid",
+			Message: "Check that the whole link was copied from the email. Nothing was charged."})
+	case err != nil:
+		return err
+	}
+	http.Redirect(w, r, url, http.StatusSeeOther)
+	return nil
+}
+
+// payComplete is the recovery session's success_url.
+func (s *Server) payComplete(w http.ResponseWriter, r *http.Request) error {
+	result, err := s.svc.FinalizePayment(r.Context(), r.URL.Query().Get("session_id"))
+	if err != nil {
+		return err
+	}
+	if result.Pending {
+		return s.render(w, r, http.StatusOK, "processing", processingPage{Status: billing.SessionOpen})
+	}
+	return s.render(w, r, http.StatusOK, "pay", payPage{Title: "Payment received",
+		Message: "Thank you: your payment of " + result.Attempt.Money.String() + " was received. The card you used is saved for next time.",
+		Attempt: result.Attempt})
+}
