@@ -7,6 +7,7 @@
 //	storefront migrate   apply database migrations and exit
 //	storefront sync      apply Stripe events that were missed
 //	storefront events replay EVENT_ID
+//	storefront charge --customer EMAIL_OR_ID --amount 10.99
 //	storefront emulator  run the local Stripe emulator alone
 package main
 
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSync(ctx, args, getenv, stdout, log)
 	case "events":
 		return runEvents(ctx, args, getenv, stdout, log)
+	case "charge":
+		return runCharge(ctx, args, getenv, stdout, log)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
 	case "help", "-h", "--help":
@@ -76,6 +79,7 @@ commands:
   migrate   apply database migrations and exit
   sync      apply Stripe events the ledger lacks (--since 720h at most)
   events    replay EVENT_ID: apply one event again
+  charge    --customer EMAIL_OR_ID --amount 10.99 [--currency usd] [--payment-method pm_...]
   emulator  run the Stripe emulator alone (-port, -webhook-url, -webhook-secret)
 
 Configuration comes from the environment and .env; see .env.example.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/config"
+	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/internal/smtpmail"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/web"
@@ -94,9 +96,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 	}
 
 	gateway := stripeapi.New(stripeapi.Config{SecretKey: stripeCfg.secretKey, APIBase: stripeCfg.apiBase, Logger: log})
-	svc := billing.NewService(db, gateway, billing.Options{
-		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, Logger: log,
-	})
+	svc, err := newService(ctx, cfg, db, gateway, log)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	if cfg.SMTPURL != "" {
+		mailer, err := newMailer(cfg)
+		if err != nil {
+			listener.Close()
+			return err
+		}
+		go deliverNotifications(ctx, svc, mailer, log)
+	}
 	srv, err := web.NewServer(web.Options{
 		Service:       svc,
 		Webhooks:      stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
@@ -143,6 +155,54 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// newService wires billing with the secrets every replica shares.
+func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway billing.Gateway, log *slog.Logger) (*billing.Service, error) {
+	key, err := db.Secret(ctx, billing.RecoveryKeyName)
+	if err != nil {
+		return nil, err
+	}
+	return billing.NewService(db, gateway, billing.Options{
+		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log,
+	}), nil
+}
+
+func newMailer(cfg config.Config) (*smtpmail.Sender, error) {
+	smtpCfg, err := smtpmail.ParseURL(cfg.SMTPURL)
+	if err != nil {
+		return nil, err
+	}
+	var opts []smtpmail.Option
+	if smtpCfg.From == "" {
+		opts = append(opts, smtpmail.WithFrom("storefront@localhost"))
+	}
+	sender := smtpmail.New(smtpCfg, opts...)
+	if err := sender.Validate(); err != nil {
+		return nil, err
+	}
+	return sender, nil
+}
+
+// notificationInterval is how often the outbox is looked at for mail to send.
+const notificationInterval = 5 * time.Second
+
+// deliverNotifications sends the outbox until ctx ends.
+func deliverNotifications(ctx context.Context, svc *billing.Service, mailer billing.Mailer, log *slog.Logger) {
+	ticker := time.NewTicker(notificationInterval)
+	defer ticker.Stop()
+	for {
+		if sent, err := svc.DeliverNotifications(ctx, mailer); err != nil {
+			log.Warn("outbox", "err", err)
+		} else if sent > 0 {
+			log.Info("outbox: emails sent", "count", sent)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 func printBanner(w io.Writer, cfg config.Config, s stripeSetup) {

@@ -189,3 +189,33 @@ var eventIDPattern = regexp.MustCompile(`^evt_[A-Za-z0-9_]{1,250}$`)
 
 // ValidEventID tells whether id has the shape of an event id.
 func ValidEventID(id string) bool { return eventIDPattern.MatchString(id) }
+
+// Mailer sends one email.
+type Mailer interface {
+	Send(ctx context.Context, to, subject, body string) error
+}
+
+// DeliverNotifications sends the outbox's unsent messages until none is
+// left, and returns how many it sent. Replicas running it at once each take
+// different messages.
+func (s *Service) DeliverNotifications(ctx context.Context, m Mailer) (int, error) {
+	sent := 0
+	for {
+		var sendErr error
+		claimed, err := s.store.ClaimNotification(ctx, func(n Notification) error {
+			sendErr = m.Send(ctx, n.Recipient, n.Subject, n.Body)
+			return sendErr
+		})
+		if err != nil {
+			return sent, fmt.Errorf("deliver notifications: %w", err)
+		}
+		if !claimed {
+			return sent, nil
+		}
+		if sendErr != nil {
+			s.log.Warn("notification not sent; it stays in the outbox", "err", sendErr)
+			return sent, nil // try again on the next round rather than spin on a failing server
+		}
+		sent++
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/storefront/storefront/internal/smtpmail"
 )
 
 // Config is the validated configuration of the store.
@@ -20,6 +22,8 @@ type Config struct {
 	StripeAPIBase       string
 	AdminPassword       string
 	Currency            string
+	// SMTPURL, when set, is where the outbox's emails are sent.
+	SMTPURL string
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator,
@@ -56,6 +60,7 @@ func Load(getenv func(string) string) (Config, error) {
 		StripeAPIBase:       strings.TrimRight(get("STRIPE_API_BASE"), "/"),
 		AdminPassword:       getenv("ADMIN_PASSWORD"),
 		Currency:            "usd",
+		SMTPURL:             get("SMTP_URL"),
 	}
 	if v := get("PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -107,6 +112,11 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("CURRENCY: %q is not a three-letter ISO currency code such as usd", v)
 		}
 		c.Currency = v
+	}
+	if c.SMTPURL != "" {
+		if _, err := smtpmail.ParseURL(c.SMTPURL); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("configuration:\n%w", errors.Join(problems...))

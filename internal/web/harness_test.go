@@ -31,6 +31,9 @@ type stripeSide struct {
 	emu    *stripeemu.Emulator
 	server *httptest.Server
 	down   atomic.Bool
+	// answered, when set, runs after each API call has been answered: a
+	// test uses it to fail our side between Stripe's answer and our commit.
+	answered atomic.Pointer[func(*http.Request)]
 }
 
 func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
@@ -45,6 +48,10 @@ func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
 			return
 		}
 		emuHandler.ServeHTTP(w, r)
+		if hook := s.answered.Load(); hook != nil && strings.HasPrefix(r.URL.Path, "/v1/") {
+			w.(http.Flusher).Flush()
+			(*hook)(r)
+		}
 	}))
 	s.emu.SetPublicURL(s.server.URL)
 	t.Cleanup(func() { s.server.Close(); s.emu.Close() })
@@ -84,7 +91,13 @@ func newStore(t testing.TB, stripe *stripeSide, db *postgres.DB) *harness {
 	var handler http.Handler
 	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.store.Close)
-	h.svc = billing.NewService(h.db, h.gateway, billing.Options{BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion})
+	key, err := h.db.Secret(context.Background(), billing.RecoveryKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = billing.NewService(h.db, h.gateway, billing.Options{
+		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key,
+	})
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret),
