@@ -40,41 +40,75 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestBrowserSaveCard drives a real browser from the store's page through
-// Save card, the emulator's card page and back, then to the admin list.
-func TestBrowserSaveCard(t *testing.T) {
-	ctx := newBrowser(t)
-	s := startLocalStore(t)
-
-	// The first call starts the browser, which lives as long as its context:
-	// no timeout on this one (newBrowser's overall deadline still applies).
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(s.baseURL+"/"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SendKeys(`#email`, "lee@example.com"),
-		chromedp.Click(`button[type=submit]`),
-
+// payOnCheckoutPage fills the emulator's (or Stripe's) hosted page with a
+// card and submits it; the element ids are Stripe's own.
+func payOnCheckoutPage(number string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
 		chromedp.WaitVisible(`#cardNumber`),
-		chromedp.SendKeys(`#cardNumber`, "4242 4242 4242 4242"),
-		chromedp.SendKeys(`#cardExpiry`, "12 / 34"),
-		chromedp.SendKeys(`#cardCvc`, "123"),
-		chromedp.SendKeys(`#billingName`, "Lee Example"),
+		chromedp.SetValue(`#cardNumber`, number),
+		chromedp.SetValue(`#cardExpiry`, "12 / 34"),
+		chromedp.SetValue(`#cardCvc`, "123"),
+		chromedp.SetValue(`#billingName`, "Lee Example"),
 		chromedp.Click(`button[type=submit]`),
+	)
+}
 
+// saveCardInBrowser runs the storefront's Save card flow and returns the last 4 shown.
+func saveCardInBrowser(t *testing.T, ctx context.Context, baseURL, email, number string) (brand, last4 string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SetValue(`#email`, email),
+		chromedp.Click(`button[type=submit]`),
+		payOnCheckoutPage(number),
 		chromedp.WaitVisible(`.last4`),
 	)
 	if err != nil {
-		t.Fatalf("save card in the browser: %v\nserver log:\n%s", err, s.logs)
+		t.Fatalf("save card %s in the browser: %v", number, err)
 	}
-	last4, err := chromedp.Run(ctx, chromedp.Text(`.last4`))
+	last4 = mustText(t, ctx, `.last4`)
+	return mustText(t, ctx, `.brand-name`), last4
+}
+
+func mustText(t *testing.T, ctx context.Context, selector string) string {
+	t.Helper()
+	text, err := chromedp.Run(ctx, chromedp.Text(selector))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("read %s: %v", selector, err)
 	}
-	brand, err := chromedp.Run(ctx, chromedp.Text(`.brand-name`))
+	return strings.TrimSpace(text)
+}
+
+// chargeInBrowser opens the admin list, the customer of email, charges its
+// active card and returns the status the outcome page shows.
+func chargeInBrowser(t *testing.T, ctx context.Context, baseURL, email, amount string) string {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/admin?q="+email),
+		chromedp.WaitVisible(`table`),
+		chromedp.Click(`a[href^="/admin/customers/"]`),
+		chromedp.WaitVisible(`form.charge input[name=amount]`),
+		chromedp.SetValue(`form.charge input[name=amount]`, amount),
+		chromedp.Click(`form.charge button[type=submit]`),
+		chromedp.WaitVisible(`#charge-status`),
+	)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("charge %s's card in the browser: %v", email, err)
 	}
-	if last4 != "4242" || brand != "Visa" {
+	return mustText(t, ctx, `#charge-status`)
+}
+
+// TestBrowserSaveCardChargeAndRecover drives a real browser through the
+// whole product: a customer saves a card; the admin finds it and charges it
+// ("succeeded"); a card that declines off-session is charged ("declined"),
+// its recovery link is paid with another card on the hosted page, and the
+// admin sees the charge recovered.
+func TestBrowserSaveCardChargeAndRecover(t *testing.T) {
+	ctx := newBrowser(t)
+	s := startLocalStore(t)
+
+	if brand, last4 := saveCardInBrowser(t, ctx, s.baseURL, "lee@example.com", "4242 4242 4242 4242"); brand != "Visa" || last4 != "4242" {
 		t.Errorf("success page shows %q ending in %q, want Visa ending in 4242", brand, last4)
 	}
 
@@ -85,11 +119,37 @@ func TestBrowserSaveCard(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.baseURL+"/admin"), chromedp.WaitVisible(`table`)); err != nil {
 		t.Fatalf("admin list in the browser: %v", err)
 	}
-	adminText, err := chromedp.Run(ctx, chromedp.Text(`table`))
+	if list := mustText(t, ctx, `table`); !strings.Contains(list, "lee@example.com") || !strings.Contains(list, "4242") {
+		t.Errorf("admin list does not show the saved card:\n%s", list)
+	}
+	if status := chargeInBrowser(t, ctx, s.baseURL, "lee@example.com", "10.99"); status != "succeeded" {
+		t.Errorf("charge of 4242: %q, want succeeded", status)
+	}
+
+	saveCardInBrowser(t, ctx, s.baseURL, "max@example.com", "4000 0000 0000 0341")
+	if status := chargeInBrowser(t, ctx, s.baseURL, "max@example.com", "20.00"); status != "declined" {
+		t.Fatalf("charge of 0341: %q, want declined", status)
+	}
+	link, err := chromedp.Run(ctx, chromedp.Text(`a.recovery-link`))
 	if err != nil {
+		t.Fatalf("no recovery link on the outcome page: %v", err)
+	}
+	chargePage, _ := chromedp.Run(ctx, chromedp.Location())
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(strings.TrimSpace(link)),
+		payOnCheckoutPage("4242 4242 4242 4242"),
+		chromedp.WaitVisible(`main h1`),
+	)
+	if err != nil {
+		t.Fatalf("pay the recovery link in the browser: %v", err)
+	}
+	if title := mustText(t, ctx, `main h1`); title != "Payment received" {
+		t.Errorf("after paying: %q, want Payment received", title)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(chargePage), chromedp.WaitVisible(`#charge-status`)); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(adminText, "lee@example.com") || !strings.Contains(adminText, "4242") {
-		t.Errorf("admin list does not show the saved card:\n%s", adminText)
+	if status := mustText(t, ctx, `#charge-status`); status != "recovered" {
+		t.Errorf("admin sees the declined charge as %q, want recovered", status)
 	}
 }

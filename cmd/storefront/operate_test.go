@@ -18,7 +18,7 @@ import (
 
 // emulatorWithSavedCard runs a separate emulator holding the events of one
 // saved card, none of them delivered anywhere.
-func emulatorWithSavedCard(t *testing.T) string {
+func emulatorWithSavedCard(t *testing.T, cards ...string) string {
 	t.Helper()
 	emu := stripeemu.New(stripeemu.Options{})
 	srv := httptest.NewServer(emu.Handler())
@@ -26,17 +26,26 @@ func emulatorWithSavedCard(t *testing.T) string {
 	t.Cleanup(func() { srv.Close(); emu.Close() })
 	ctx := context.Background()
 	g := stripeapi.New(stripeapi.Config{SecretKey: "sk_test_x", APIBase: srv.URL})
-	customer, err := g.CreateCustomer(ctx, "ops@example.com", "ops")
-	if err != nil {
-		t.Fatal(err)
+	if len(cards) == 0 {
+		cards = []string{"4242424242424242"}
 	}
-	s, err := g.CreateSetupSession(ctx, billing.SetupSessionParams{StripeCustomerID: customer, Currency: "usd",
-		SuccessURL: "http://x/success?session_id={CHECKOUT_SESSION_ID}", CancelURL: "http://x/cancel"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := emu.CompleteCheckout(ctx, s.ID, stripeemu.Card{Number: "4242424242424242", Expiry: "12/34", CVC: "123", Email: "ops@example.com"}); err != nil {
-		t.Fatal(err)
+	for i, number := range cards {
+		email := "ops@example.com"
+		if i > 0 {
+			email = "ops" + strconv.Itoa(i) + "@example.com"
+		}
+		customer, err := g.CreateCustomer(ctx, email, "ops-"+email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := g.CreateSetupSession(ctx, billing.SetupSessionParams{StripeCustomerID: customer, Currency: "usd",
+			SuccessURL: "http://x/success?session_id={CHECKOUT_SESSION_ID}", CancelURL: "http://x/cancel"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := emu.CompleteCheckout(ctx, s.ID, stripeemu.Card{Number: number, Expiry: "12/34", CVC: "123", Email: email}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return srv.URL
 }
@@ -121,5 +130,42 @@ func TestEventsReplayCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "replayed "+events[0].ID) {
 		t.Errorf("output %q", out.String())
+	}
+}
+
+func TestChargeCommand(t *testing.T) {
+	apiBase := emulatorWithSavedCard(t, "4242424242424242", "4000000000000341")
+	_, dbURL := pg.NewDBWithURL(t)
+	env := func(k string) string {
+		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": apiBase, "BASE_URL": "https://shop.example"}[k]
+	}
+	ctx := context.Background()
+	if err := run(ctx, []string{"sync", "--since", "1h"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		args    []string
+		wantErr bool
+		out     string
+	}{
+		"default card":   {[]string{"--customer", "OPS@example.com", "--amount", "10.99"}, false, "succeeded USD 10.99"},
+		"yen":            {[]string{"--customer", "ops@example.com", "--amount", "500", "--currency", "jpy"}, false, "succeeded JPY 500"},
+		"declined":       {[]string{"--customer", "ops1@example.com", "--amount", "12"}, true, "recovery link: https://shop.example/pay/"},
+		"bad amount":     {[]string{"--customer", "ops@example.com", "--amount", "1e3"}, true, ""},
+		"no customer":    {[]string{"--customer", "nobody@example.com", "--amount", "10"}, true, ""},
+		"someone's card": {[]string{"--customer", "ops@example.com", "--amount", "10", "--payment-method", "pm_notHers"}, true, ""},
+		"missing amount": {[]string{"--customer", "ops@example.com"}, true, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(ctx, append([]string{"charge"}, tc.args...), env, &out, io.Discard)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, want error: %v\n%s", err, tc.wantErr, out.String())
+			}
+			if !strings.Contains(out.String(), tc.out) {
+				t.Errorf("output %q lacks %q", out.String(), tc.out)
+			}
+		})
 	}
 }

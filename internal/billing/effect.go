@@ -23,8 +23,10 @@ type Effect struct {
 	Recoveries []Recovery
 	// Defaults make cards their customer's default.
 	Defaults []DefaultPaymentMethod
-	// StripeCustomerID, when known, files the event under that customer.
+	// StripeCustomerID or CustomerID, when known, files the event under that
+	// customer, for the admin's customer page.
 	StripeCustomerID string
+	CustomerID       int64
 }
 
 // ChargeUpdate settles a charge attempt that is still processing.
@@ -55,11 +57,4 @@ type CompletedSession struct {
 	StripeCustomerID string
 	SetupIntentID    string
 	PaymentIntentID  string
-}
-
-// Empty tells whether the effect writes nothing but the applied mark.
-func (e Effect) Empty() bool {
-	return len(e.Customers) == 0 && len(e.PaymentMethods) == 0 && len(e.GonePaymentMethods) == 0 &&
-		len(e.SetupIntents) == 0 && len(e.CompletedSessions) == 0 && len(e.ExpiredSessions) == 0 &&
-		len(e.ChargeUpdates) == 0 && len(e.Recoveries) == 0 && len(e.Defaults) == 0
 }

@@ -121,7 +121,7 @@ func (s *Service) sessionCompletedEffect(ctx context.Context, sessionID string) 
 	local, err := s.store.CheckoutSession(ctx, sessionID)
 	switch {
 	case err == nil && local.Status == SessionComplete:
-		return Effect{}, nil // the return page got there first
+		return Effect{CustomerID: local.CustomerID}, nil // the return page got there first
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return Effect{}, err
 	}

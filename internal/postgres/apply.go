@@ -34,8 +34,8 @@ func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, 
 			batch.Queue(`
 				UPDATE stripe_events
 				SET applied_at = now(), attempts = attempts + 1, last_error = NULL,
-				    customer_id = coalesce((SELECT id FROM customers WHERE stripe_customer_id = $2), customer_id)
-				WHERE id = $1`, eventID, effect.StripeCustomerID)
+				    customer_id = coalesce($3, (SELECT id FROM customers WHERE stripe_customer_id = $2), customer_id)
+				WHERE id = $1`, eventID, effect.StripeCustomerID, nullID(effect.CustomerID))
 		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
