@@ -20,7 +20,8 @@ test: tools
 
 ## bench: the benchmarks recorded in BENCHMARKS.md (fixed counts, so runs compare)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3000x ./internal/...
+	$(GO) test -run '^$$' -bench WebhookIngest -benchtime 3000x ./internal/web/
+	$(GO) test -run '^$$' -bench AdminList -benchtime 500x ./internal/web/
 
 ## lint: formatting and vet
 lint:

@@ -380,3 +380,46 @@ func TestOpenCreatesMissingDatabase(t *testing.T) {
 		t.Errorf("connected to %q, want %q", current, name)
 	}
 }
+
+// TestTotalsMatchTheRows holds the trigger-kept counters to a plain count
+// after inserts, status changes, failing and recovered charges and deletes.
+func TestTotalsMatchTheRows(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	steps := []string{
+		`INSERT INTO customers (email, stripe_customer_id) SELECT 'c' || i || '@example.com', 'cus_t' || i FROM generate_series(1, 5) i`,
+		`INSERT INTO payment_methods (id, customer_id, type, brand, last4, exp_month, exp_year, status, stripe_created_at)
+		 SELECT 'pm_t' || i, (SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET i % 5), 'card', 'visa', '4242', 1 + i % 12, 2027, 'active', now()
+		 FROM generate_series(1, 12) i`,
+		`UPDATE payment_methods SET status = 'detached' WHERE id IN ('pm_t1', 'pm_t2')`,
+		`INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status)
+		 SELECT customer_id, id, 100, 'usd', 'key-for-' || id || '-0000000', 'declined' FROM payment_methods WHERE id IN ('pm_t3', 'pm_t4', 'pm_t5')`,
+		`UPDATE charge_attempts SET status = 'recovered', recovered_at = now() WHERE payment_method_id = 'pm_t3'`,
+		`UPDATE payment_methods SET status = 'active' WHERE id = 'pm_t1'`,
+		`DELETE FROM charge_attempts WHERE payment_method_id = 'pm_t12'`,
+		`DELETE FROM payment_methods WHERE id = 'pm_t12'`,
+		`DELETE FROM customers WHERE id NOT IN (SELECT customer_id FROM payment_methods WHERE customer_id IS NOT NULL)`,
+	}
+	for _, step := range steps {
+		if _, err := db.Pool().Exec(ctx, step); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		got, err := db.Totals(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want billing.Totals
+		err = db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM customers),
+			count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'detached'),
+			(SELECT count(*) FROM payment_methods pm WHERE (SELECT ca.status FROM charge_attempts ca WHERE ca.payment_method_id = pm.id
+			  ORDER BY ca.created_at DESC, ca.id DESC LIMIT 1) IN ('declined', 'authentication_required'))
+			FROM payment_methods`).Scan(&want.Customers, &want.Active, &want.Detached, &want.Failing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Expiring = 0
+		if got != want {
+			t.Errorf("after %.60s...: totals %+v, counted %+v", step, got, want)
+		}
+	}
+}
