@@ -43,10 +43,13 @@ type Recovery struct {
 	PaymentIntentID string
 }
 
-// DefaultPaymentMethod names a customer's default card.
+// DefaultPaymentMethod names a customer's default card. With OnlyIfNone it
+// applies only to a customer without one: a first saved card becomes the
+// default, a later one does not take over.
 type DefaultPaymentMethod struct {
 	StripeCustomerID string
 	PaymentMethodID  string
+	OnlyIfNone       bool
 }
 
 // CompletedSession is a Checkout Session Stripe reports complete.

@@ -136,6 +136,7 @@ func (s *Service) setupEffect(ctx context.Context, remote SessionState) (Effect,
 			StripeCustomerID: customer.ID,
 			SetupIntentID:    remote.SetupIntentID,
 		}},
+		Defaults:         []DefaultPaymentMethod{{StripeCustomerID: customer.ID, PaymentMethodID: pm.ID, OnlyIfNone: true}},
 		StripeCustomerID: customer.ID,
 	}, nil
 }

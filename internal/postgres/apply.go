@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -61,6 +62,12 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 	for _, id := range e.GonePaymentMethods {
 		b.Queue(`UPDATE payment_methods SET status = 'detached', updated_at = now() WHERE id = $1`, id)
 	}
+	// A detached card cannot be charged, so it stops being anyone's default.
+	if touched := touchedPaymentMethods(e); len(touched) > 0 {
+		b.Queue(`UPDATE customers c SET default_payment_method_id = NULL, updated_at = now()
+			FROM payment_methods pm WHERE pm.id = c.default_payment_method_id AND pm.status = 'detached'
+			  AND pm.id = ANY($1)`, touched)
+	}
 	for _, si := range e.SetupIntents {
 		queueSetupIntent(b, si)
 	}
@@ -83,9 +90,18 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 	for _, d := range e.Defaults {
 		b.Queue(`
 			UPDATE customers SET default_payment_method_id = $2, updated_at = now()
-			WHERE stripe_customer_id = $1 AND EXISTS (SELECT 1 FROM payment_methods WHERE id = $2 AND customer_id = customers.id)`,
-			d.StripeCustomerID, d.PaymentMethodID)
+			WHERE stripe_customer_id = $1 AND EXISTS (SELECT 1 FROM payment_methods WHERE id = $2 AND customer_id = customers.id)
+			  AND (NOT $3 OR default_payment_method_id IS NULL)`,
+			d.StripeCustomerID, d.PaymentMethodID, d.OnlyIfNone)
 	}
+}
+
+func touchedPaymentMethods(e billing.Effect) []string {
+	ids := slices.Clone(e.GonePaymentMethods)
+	for _, pm := range e.PaymentMethods {
+		ids = append(ids, pm.ID)
+	}
+	return ids
 }
 
 // queueEnsureCustomer makes a Stripe Customer known locally: linked to the

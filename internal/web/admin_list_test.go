@@ -91,6 +91,9 @@ func TestCustomerPageActions(t *testing.T) {
 	first := h.recordedCard("dee@example.com", "4242424242424242")
 	second := h.recordedCard("dee@example.com", "5555555555554444")
 	page := "/admin/customers/" + strconv.FormatInt(first.CustomerID, 10)
+	if c, _ := h.db.Customer(ctx, first.CustomerID); c.DefaultPaymentMethodID != first.ID {
+		t.Errorf("default after two saves: %q, want the first card %s", c.DefaultPaymentMethodID, first.ID)
+	}
 
 	if res := h.adminPost(page+"/default", url.Values{"payment_method": {second.ID}}); res.status != http.StatusSeeOther {
 		t.Fatalf("make default: %d %s", res.status, res.body)
@@ -107,6 +110,12 @@ func TestCustomerPageActions(t *testing.T) {
 		t.Errorf("customer page lacks the default badge or the events:\n%s", res.body)
 	}
 
+	if res := h.adminPost(page+"/detach", url.Values{"payment_method": {second.ID}}); res.status != http.StatusSeeOther {
+		t.Fatalf("detach the default: %d", res.status)
+	}
+	if c, _ := h.db.Customer(ctx, first.CustomerID); c.DefaultPaymentMethodID != "" {
+		t.Errorf("a detached card is still the default")
+	}
 	if res := h.adminPost(page+"/detach", url.Values{"payment_method": {first.ID}}); res.status != http.StatusSeeOther {
 		t.Fatalf("detach: %d", res.status)
 	}
