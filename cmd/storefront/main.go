@@ -86,19 +86,11 @@ Configuration comes from the environment and .env; see .env.example.
 `
 
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	_, db, applied, err := openStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	applied, err := db.Migrate(ctx, migrations.FS)
-	if err != nil {
-		return err
-	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "database is up to date")
 	}
@@ -106,6 +98,25 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 		fmt.Fprintln(stdout, "applied", name)
 	}
 	return nil
+}
+
+// openStore loads the configuration and opens the database, migrated; it
+// returns the migrations it applied.
+func openStore(ctx context.Context, getenv func(string) string) (config.Config, *postgres.DB, []string, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	applied, err := db.Migrate(ctx, migrations.FS)
+	if err != nil {
+		db.Close()
+		return cfg, nil, nil, err
+	}
+	return cfg, db, applied, nil
 }
 
 func openDatabase(ctx context.Context, cfg config.Config) (*postgres.DB, error) {

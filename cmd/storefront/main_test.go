@@ -21,12 +21,7 @@ import (
 
 var pg *postgrestest.Template
 
-func TestMain(m *testing.M) {
-	pg = postgrestest.Setup()
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(postgrestest.Run(m, &pg)) }
 
 // syncBuffer is an io.Writer safe for the server's goroutines and the test.
 type syncBuffer struct {

@@ -13,7 +13,6 @@ import (
 	"github.com/storefront/storefront/internal/config"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/stripeapi"
-	"github.com/storefront/storefront/migrations"
 )
 
 // operatorService wires billing for a one-shot operator command. Unlike
@@ -31,12 +30,8 @@ func operatorService(ctx context.Context, getenv func(string) string, log *slog.
 	if key == "" {
 		key = localSecretKey
 	}
-	db, err := openDatabase(ctx, cfg)
+	_, db, _, err := openStore(ctx, getenv)
 	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := db.Migrate(ctx, migrations.FS); err != nil {
-		db.Close()
 		return nil, nil, err
 	}
 	gateway := stripeapi.New(stripeapi.Config{SecretKey: key, APIBase: cfg.StripeAPIBase, Logger: log})

@@ -17,7 +17,6 @@ import (
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/web"
-	"github.com/storefront/storefront/migrations"
 	assets "github.com/storefront/storefront/web"
 )
 
@@ -72,18 +71,11 @@ func resolveStripe(cfg config.Config, listenURL string, log *slog.Logger) stripe
 // serve runs the web server until ctx is cancelled, then drains it. ready,
 // when not nil, receives the listening address once requests are accepted.
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready chan<- string) error {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg)
+	cfg, db, _, err := openStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx, migrations.FS); err != nil {
-		return err
-	}
 
 	listener, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {

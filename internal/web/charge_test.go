@@ -13,7 +13,6 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/storefront/storefront/internal/billing"
-	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 )
@@ -216,15 +215,7 @@ func TestRecoveryLinksThatCannotBePaid(t *testing.T) {
 // fails; the retry sends the stored key and gets the same PaymentIntent.
 func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 	stripe := newStripe(t, stripeemu.Options{})
-	_, dbURL := pg.NewDBWithURL(t)
-	u, _ := url.Parse(dbURL)
-	proxy := newDBProxy(t, u.Host)
-	db, err := postgres.Open(context.Background(), proxy.via(t, dbURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	h := newStore(t, stripe, db)
+	h, proxy := newStoreBehindProxy(t, stripe)
 	pm := h.recordedCard("crash@example.com", "4242424242424242")
 
 	crash := func(r *http.Request) {

@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/url"
 	"sync"
 	"testing"
+
+	"github.com/storefront/storefront/internal/postgres"
 )
 
 // dbProxy sits between the store and PostgreSQL so a test can take the
@@ -97,4 +100,22 @@ func (p *dbProxy) Up() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+}
+
+// newStoreBehindProxy is a store whose database connections go through a
+// dbProxy, so the test can take the database away.
+func newStoreBehindProxy(t *testing.T, stripe *stripeSide) (*harness, *dbProxy) {
+	t.Helper()
+	_, dbURL := pg.NewDBWithURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newDBProxy(t, u.Host)
+	db, err := postgres.Open(context.Background(), proxy.via(t, dbURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return newStore(t, stripe, db), proxy
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/storefront/storefront/internal/billing"
-	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 )
@@ -231,15 +230,7 @@ func TestSuccessPageAndWebhookConverge(t *testing.T) {
 
 func TestDatabaseDownDuringDeliveryIs503ThenAppliedOnce(t *testing.T) {
 	stripe := newStripe(t, stripeemu.Options{})
-	_, dbURL := pg.NewDBWithURL(t)
-	u, _ := url.Parse(dbURL)
-	proxy := newDBProxy(t, u.Host)
-	db, err := postgres.Open(context.Background(), proxy.via(t, dbURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	h := newStore(t, stripe, db)
+	h, proxy := newStoreBehindProxy(t, stripe)
 
 	h.savedCard("down@example.com", "4242424242424242")
 	completed := eventOfType(t, h.stripeEvents(), billing.EventCheckoutSessionCompleted)

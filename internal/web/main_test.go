@@ -9,9 +9,4 @@ import (
 
 var pg *postgrestest.Template
 
-func TestMain(m *testing.M) {
-	pg = postgrestest.Setup()
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(postgrestest.Run(m, &pg)) }

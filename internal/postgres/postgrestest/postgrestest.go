@@ -60,6 +60,13 @@ func (t *Template) create(ctx context.Context) error {
 	return nil
 }
 
+// Run is a TestMain body: it sets *template up, runs the tests and drops it.
+func Run(m *testing.M, template **Template) int {
+	*template = Setup()
+	defer (*template).Close()
+	return m.Run()
+}
+
 // Close drops the template.
 func (t *Template) Close() {
 	if t.err != nil {
