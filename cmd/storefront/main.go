@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	switch command {
 	case "serve":
-		return serve(ctx, getenv, stdout, log, nil)
+		return serve(ctx, getenv, stdout, log)
 	case "emulator":
 		return runEmulator(ctx, args, stdout, log)
 	case "sync":

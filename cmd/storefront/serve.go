@@ -68,9 +68,8 @@ func resolveStripe(cfg config.Config, listenURL string, log *slog.Logger) stripe
 	return s
 }
 
-// serve runs the web server until ctx is cancelled, then drains it. ready,
-// when not nil, receives the listening address once requests are accepted.
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready chan<- string) error {
+// serve runs the web server until ctx is cancelled, then drains it.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	cfg, db, _, err := openStore(ctx, getenv)
 	if err != nil {
 		return err
@@ -131,9 +130,6 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 	printBanner(stdout, cfg, stripeCfg)
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(listener) }()
-	if ready != nil {
-		ready <- listener.Addr().String()
-	}
 
 	select {
 	case err := <-errc:

@@ -173,15 +173,20 @@ func (s *Service) paymentEffect(ctx context.Context, remote SessionState) (Effec
 	if remote.AttemptID != 0 {
 		effect.Recoveries = []Recovery{{AttemptID: remote.AttemptID, SessionID: remote.ID, PaymentIntentID: remote.PaymentIntentID}}
 	}
-	if pm := remote.PaymentMethod; pm != nil && pm.StripeCustomerID != "" && pm.StripeCustomerID == remote.StripeCustomerID {
-		saved := *pm
-		saved.Status = PaymentMethodActive
-		effect.PaymentMethods = []PaymentMethod{saved}
-		if err := s.gateway.SetDefaultPaymentMethod(ctx, remote.StripeCustomerID, pm.ID); err != nil {
-			return Effect{}, fmt.Errorf("make %s the default: %w", pm.ID, err)
-		}
-		effect.Defaults = []DefaultPaymentMethod{{StripeCustomerID: remote.StripeCustomerID, PaymentMethodID: pm.ID}}
+	pm := remote.PaymentMethod
+	if pm == nil || pm.StripeCustomerID == "" || pm.StripeCustomerID != remote.StripeCustomerID {
+		return effect, nil // the card was not saved for the customer
 	}
+	saved := *pm
+	saved.Status = PaymentMethodActive
+	effect.PaymentMethods = []PaymentMethod{saved}
+	if remote.AttemptID == 0 {
+		return effect, nil // not a recovery: the customer's default stays
+	}
+	if err := s.gateway.SetDefaultPaymentMethod(ctx, remote.StripeCustomerID, pm.ID); err != nil {
+		return Effect{}, fmt.Errorf("make %s the default: %w", pm.ID, err)
+	}
+	effect.Defaults = []DefaultPaymentMethod{{StripeCustomerID: remote.StripeCustomerID, PaymentMethodID: pm.ID}}
 	return effect, nil
 }
 

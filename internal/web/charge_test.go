@@ -39,7 +39,7 @@ func (h *harness) adminPost(path string, form url.Values) response {
 	return h.do(req)
 }
 
-// chargeForm posts the admin's charge form and returns the attempt it redirected to.
+// chargeCard posts the admin's charge form and returns the attempt it redirected to.
 func (h *harness) chargeCard(pmID, amount, currency string) billing.ChargeAttempt {
 	h.t.Helper()
 	res := h.adminPost("/admin/charges", url.Values{
@@ -240,7 +240,9 @@ func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var intents struct {
-		Data []stripeapiIntent `json:"data"`
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
 	}
 	json.Unmarshal([]byte(h.emuGet("/v1/payment_intents?limit=100")), &intents) //nolint:errcheck
 	if len(intents.Data) != 1 {
@@ -249,10 +251,6 @@ func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 	if retried.Status != billing.ChargeSucceeded || retried.PaymentIntentID != intents.Data[0].ID {
 		t.Errorf("retried %+v, want succeeded with %s", retried, intents.Data[0].ID)
 	}
-}
-
-type stripeapiIntent struct {
-	ID string `json:"id"`
 }
 
 func TestDoubleSubmittedChargeFormChargesOnce(t *testing.T) {

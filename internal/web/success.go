@@ -2,10 +2,12 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/storefront/storefront/internal/billing"
 )
 
 type successPage struct {
-	PaymentMethod any
+	PaymentMethod billing.PaymentMethod
 }
 
 type processingPage struct {
