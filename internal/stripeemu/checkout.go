@@ -335,20 +335,6 @@ func (e *Emulator) expireLocked(ri *reqInfo, s *session) {
 	e.emitLocked(ri, "checkout.session.expired", kindSession, s.s.ID, nil)
 }
 
-func (e *Emulator) getSession(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindSession)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.sessionLocked(id) == nil {
-		return nil, notFound(kindSession, id)
-	}
-	return e.renderResponse(kindSession, id, exp)
-}
-
 func (e *Emulator) listSessions(c *call) (any, error) {
 	q, err := parseListQuery(c.p, kindSession)
 	if err != nil {

@@ -59,21 +59,6 @@ func (e *Emulator) liveCustomerLocked(id string) *stripe.Customer {
 	return cus
 }
 
-func (e *Emulator) getCustomer(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindCustomer)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.customers[id] == nil {
-		return nil, notFound(kindCustomer, id)
-	}
-	// A deleted customer is still retrievable, as a {"deleted": true} stub.
-	return e.renderResponse(kindCustomer, id, exp)
-}
-
 func (e *Emulator) updateCustomer(c *call) (any, error) {
 	id := c.r.PathValue("id")
 	exp, err := expandFor(c, kindCustomer)

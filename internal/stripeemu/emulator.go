@@ -223,31 +223,32 @@ func (e *Emulator) Handler() http.Handler {
 
 	api("POST /v1/customers", e.createCustomer)
 	api("GET /v1/customers", e.listCustomers)
-	api("GET /v1/customers/{id}", e.getCustomer)
+	// A deleted customer is still retrievable, as a {"deleted": true} stub.
+	api("GET /v1/customers/{id}", e.retrieve(kindCustomer, func(id string) bool { return e.customers[id] != nil }))
 	api("POST /v1/customers/{id}", e.updateCustomer)
 	api("DELETE /v1/customers/{id}", e.deleteCustomer)
 	api("GET /v1/customers/{id}/payment_methods", e.listCustomerPaymentMethods)
 
 	api("POST /v1/checkout/sessions", e.createSession)
 	api("GET /v1/checkout/sessions", e.listSessions)
-	api("GET /v1/checkout/sessions/{id}", e.getSession)
+	api("GET /v1/checkout/sessions/{id}", e.retrieve(kindSession, func(id string) bool { return e.sessionLocked(id) != nil }))
 	api("POST /v1/checkout/sessions/{id}/expire", e.expireSession)
 
-	api("GET /v1/setup_intents/{id}", e.getSetupIntent)
+	api("GET /v1/setup_intents/{id}", e.retrieve(kindSetupIntent, func(id string) bool { return e.setupIntents[id] != nil }))
 
 	api("GET /v1/payment_methods", e.listPaymentMethods)
-	api("GET /v1/payment_methods/{id}", e.getPaymentMethod)
+	api("GET /v1/payment_methods/{id}", e.retrieve(kindPaymentMethod, func(id string) bool { return e.paymentMethods[id] != nil }))
 	api("POST /v1/payment_methods/{id}", e.updatePaymentMethod)
 	api("POST /v1/payment_methods/{id}/attach", e.attachPaymentMethod)
 	api("POST /v1/payment_methods/{id}/detach", e.detachPaymentMethod)
 
 	api("POST /v1/payment_intents", e.createPaymentIntent)
 	api("GET /v1/payment_intents", e.listPaymentIntents)
-	api("GET /v1/payment_intents/{id}", e.getPaymentIntent)
+	api("GET /v1/payment_intents/{id}", e.retrieve(kindPaymentIntent, func(id string) bool { return e.paymentIntents[id] != nil }))
 	api("POST /v1/payment_intents/{id}/confirm", e.confirmPaymentIntent)
 	api("POST /v1/payment_intents/{id}/cancel", e.cancelPaymentIntent)
 
-	api("GET /v1/charges/{id}", e.getCharge)
+	api("GET /v1/charges/{id}", e.retrieve(kindCharge, func(id string) bool { return e.charges[id] != nil }))
 
 	api("GET /v1/events", e.listEvents)
 	api("GET /v1/events/{id}", e.getEvent)

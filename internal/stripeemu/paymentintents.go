@@ -395,20 +395,6 @@ func (e *Emulator) newChargeLocked(pi *stripe.PaymentIntent, pm *paymentMethod, 
 	return ch
 }
 
-func (e *Emulator) getPaymentIntent(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentIntent)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.paymentIntents[id] == nil {
-		return nil, notFound(kindPaymentIntent, id)
-	}
-	return e.renderResponse(kindPaymentIntent, id, exp)
-}
-
 func (e *Emulator) confirmPaymentIntent(c *call) (any, error) {
 	id := c.r.PathValue("id")
 	exp, err := expandFor(c, kindPaymentIntent)

@@ -59,20 +59,6 @@ func (e *Emulator) attachLocked(ri *reqInfo, pm *paymentMethod, customerID strin
 	return nil
 }
 
-func (e *Emulator) getPaymentMethod(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentMethod)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.paymentMethods[id] == nil {
-		return nil, notFound(kindPaymentMethod, id)
-	}
-	return e.renderResponse(kindPaymentMethod, id, exp)
-}
-
 func (e *Emulator) attachPaymentMethod(c *call) (any, error) {
 	id := c.r.PathValue("id")
 	exp, err := expandFor(c, kindPaymentMethod)
@@ -244,32 +230,4 @@ func (e *Emulator) listPaymentMethods(c *call) (any, error) {
 		return nil, noSuchParam("customer", customer, "customer")
 	}
 	return e.listLocked(q, "/v1/payment_methods", kindPaymentMethod, e.pmIDs, e.pmFilter(customer, typ))
-}
-
-func (e *Emulator) getSetupIntent(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindSetupIntent)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.setupIntents[id] == nil {
-		return nil, notFound(kindSetupIntent, id)
-	}
-	return e.renderResponse(kindSetupIntent, id, exp)
-}
-
-func (e *Emulator) getCharge(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindCharge)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.charges[id] == nil {
-		return nil, notFound(kindCharge, id)
-	}
-	return e.renderResponse(kindCharge, id, exp)
 }

@@ -445,3 +445,21 @@ func notFound(kind, id string) *apiError {
 
 // jsonEqual compares two decoded JSON values.
 func jsonEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// retrieve is the GET /v1/{objects}/{id} handler of a kind: the object,
+// expanded as asked, or Stripe's resource_missing error.
+func (e *Emulator) retrieve(kind string, existsLocked func(id string) bool) route {
+	return func(c *call) (any, error) {
+		id := c.r.PathValue("id")
+		exp, err := expandFor(c, kind)
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if !existsLocked(id) {
+			return nil, notFound(kind, id)
+		}
+		return e.renderResponse(kind, id, exp)
+	}
+}
