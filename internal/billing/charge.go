@@ -74,11 +74,12 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 	if err != nil {
 		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", id, err)
 	}
+	if !created && (attempt.PaymentMethodID != pm.ID || attempt.Money != money) {
+		// The key of a form already submitted (the back button), with other values.
+		return ChargeAttempt{}, Invalid("form", "This form was already used for another charge; open the page again.")
+	}
 	if !created && attempt.Status != ChargeProcessing {
 		return attempt, nil // a double submit of a settled attempt
-	}
-	if !created && (attempt.PaymentMethodID != pm.ID || attempt.Money != money) {
-		return ChargeAttempt{}, Invalid("form", "This form was already used for another charge; open the page again.")
 	}
 	return s.sendCharge(ctx, attempt)
 }

@@ -274,6 +274,14 @@ func TestDoubleSubmittedChargeFormChargesOnce(t *testing.T) {
 	if n := h.stripeCount("/v1/payment_intents"); n != 1 {
 		t.Errorf("%d PaymentIntents, want 1", n)
 	}
+	// The back button, another amount, the same form: refused, not a silent old outcome.
+	form.Set("amount", "19.99")
+	if res := h.adminPost("/admin/charges", form); res.status != http.StatusBadRequest || !strings.Contains(res.body, "already used") {
+		t.Errorf("reused form with another amount: %d", res.status)
+	}
+	if n := h.stripeCount("/v1/payment_intents"); n != 1 {
+		t.Errorf("%d PaymentIntents after the reused form, want 1", n)
+	}
 }
 
 func TestBadChargeInputCallsNoStripe(t *testing.T) {
