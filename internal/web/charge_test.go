@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -173,6 +174,19 @@ func TestFailedChargeIsRecovered(t *testing.T) {
 				t.Errorf("charge of the new default: %s", next.Status)
 			}
 		})
+	}
+}
+
+func TestRecoveryTokensStayOutOfTheLogs(t *testing.T) {
+	var logs syncBuffer
+	h := newHarnessWithLog(t, slog.New(slog.NewTextHandler(&logs, nil)))
+	pm := h.recordedCard("log@example.com", "4000000000000341")
+	h.chargeCard(pm.ID, "10", "usd")
+	link := h.notifications()[0].Link
+	token := link[strings.LastIndex(link, "/")+1:]
+	h.get(strings.TrimPrefix(link, h.store.URL))
+	if !strings.Contains(logs.String(), "path=/pay/{token}") || strings.Contains(logs.String(), token) {
+		t.Errorf("the request log should name the route, not the token:\n%s", logs.String())
 	}
 }
 

@@ -32,7 +32,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	status, p := classify(err)
 	reqID := middleware.GetReqID(r.Context())
 	if status >= 500 {
-		attrs := []any{"err", err, "status", status, "request_id", reqID, "path", r.URL.Path}
+		attrs := []any{"err", err, "status", status, "request_id", reqID, "method", r.Method}
 		var ge *billing.GatewayError
 		if errors.As(err, &ge) {
 			attrs = append(attrs, "stripe_request_id", ge.RequestID, "stripe_code", ge.Code)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -78,9 +80,20 @@ func newHarness(t *testing.T) *harness {
 	return newStore(t, newStripe(t, stripeemu.Options{}), nil)
 }
 
+// newHarnessWithLog is newHarness with the server logging to log.
+func newHarnessWithLog(t *testing.T, log *slog.Logger) *harness {
+	t.Helper()
+	return newStoreLogging(t, newStripe(t, stripeemu.Options{}), nil, log)
+}
+
 // newStore builds a store on its own fresh database against the given
 // Stripe; db, when not nil, replaces the fresh database.
 func newStore(t testing.TB, stripe *stripeSide, db *postgres.DB) *harness {
+	t.Helper()
+	return newStoreLogging(t, stripe, db, nil)
+}
+
+func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slog.Logger) *harness {
 	t.Helper()
 	if db == nil {
 		db = pg.NewDB(t)
@@ -100,7 +113,7 @@ func newStore(t testing.TB, stripe *stripeSide, db *postgres.DB) *harness {
 	})
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,
-		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret),
+		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -224,4 +237,22 @@ func (h *harness) emuGet(path string) string {
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	return string(body)
+}
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
