@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ChargeRequest is an admin's (or a script's) request to charge a saved card.
@@ -96,8 +97,16 @@ func (s *Service) RetryCharge(ctx context.Context, attemptID int64) (ChargeAttem
 	if attempt.Status != ChargeProcessing {
 		return attempt, nil
 	}
+	if s.now().Sub(attempt.CreatedAt) > idempotencyKeyLifetime {
+		// Stripe has forgotten the key: a resend could charge a second time.
+		return attempt, Invalid("attempt", "This charge is over a day old and its outcome is unknown; check the payment on Stripe's dashboard before charging again.")
+	}
 	return s.sendCharge(ctx, attempt)
 }
+
+// idempotencyKeyLifetime is how long Stripe remembers an idempotency key
+// (24 hours), less a margin for clocks.
+const idempotencyKeyLifetime = 23 * time.Hour
 
 func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (ChargeAttempt, error) {
 	outcome, err := s.gateway.ChargeOffSession(ctx, OffSessionCharge{

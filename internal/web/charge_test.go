@@ -267,6 +267,28 @@ func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 	}
 }
 
+// TestRetryRefusedOnceStripeForgetsTheKey: past Stripe's 24 hours a resend
+// could charge again, so an old attempt of unknown outcome is not resent.
+func TestRetryRefusedOnceStripeForgetsTheKey(t *testing.T) {
+	h := newHarness(t)
+	pm := h.recordedCard("old@example.com", "4242424242424242")
+	var id int64
+	err := h.db.Pool().QueryRow(context.Background(), `
+		INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, created_at)
+		VALUES ($1, $2, 1000, 'usd', 'an-old-key-of-unknown-outcome', now() - interval '25 hours') RETURNING id`,
+		pm.CustomerID, pm.ID).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := h.adminPost("/admin/charges/"+strconv.FormatInt(id, 10)+"/retry", nil)
+	if res.status != http.StatusBadRequest || !strings.Contains(res.body, "dashboard") {
+		t.Errorf("retry of a 25-hour-old attempt: %d", res.status)
+	}
+	if n := h.stripeCount("/v1/payment_intents"); n != 0 {
+		t.Errorf("%d PaymentIntents created", n)
+	}
+}
+
 func TestDoubleSubmittedChargeFormChargesOnce(t *testing.T) {
 	h := newHarness(t)
 	pm := h.recordedCard("dbl@example.com", "4242424242424242")
