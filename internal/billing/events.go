@@ -132,16 +132,10 @@ func (s *Service) sessionCompletedEffect(ctx context.Context, sessionID string) 
 	if err != nil {
 		return Effect{}, err
 	}
-	switch {
-	case remote.Mode == ModeSetup && setupComplete(remote):
-		return s.setupEffect(ctx, remote)
-	case paymentComplete(remote):
-		return s.paymentEffect(ctx, remote)
-	default:
-		// An asynchronous payment method may still be processing; its
-		// setup_intent.succeeded (or a later event) will record it.
-		return Effect{}, nil
-	}
+	// Not complete yet (an asynchronous payment method): an empty effect;
+	// its setup_intent.succeeded, or a later event, records it.
+	effect, _, err := s.completedSessionEffect(ctx, remote)
+	return effect, err
 }
 
 func (s *Service) setupIntentEffect(ctx context.Context, id string) (Effect, error) {

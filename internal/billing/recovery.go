@@ -119,31 +119,12 @@ type PaymentResult struct {
 // the card used saved as the customer's default. The webhook takes the same
 // path; whichever is first does the work.
 func (s *Service) FinalizePayment(ctx context.Context, sessionID string) (PaymentResult, error) {
-	if !ValidSessionID(sessionID) {
-		return PaymentResult{}, fmt.Errorf("finalize payment: malformed id: %w", ErrNotFound)
-	}
-	local, err := s.store.CheckoutSession(ctx, sessionID)
+	pending, _, err := s.recordReturn(ctx, sessionID, ModePayment)
 	if err != nil {
-		return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
+		return PaymentResult{}, fmt.Errorf("finalize payment: %w", err)
 	}
-	if local.Mode != ModePayment {
-		return PaymentResult{}, fmt.Errorf("finalize payment %s: mode %s: %w", sessionID, local.Mode, ErrNotFound)
-	}
-	if local.Status != SessionComplete {
-		remote, err := s.gateway.RetrieveSession(ctx, sessionID)
-		if err != nil {
-			return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
-		}
-		if !paymentComplete(remote) {
-			return PaymentResult{Pending: true}, nil
-		}
-		effect, err := s.paymentEffect(ctx, remote)
-		if err != nil {
-			return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
-		}
-		if err := s.store.Apply(ctx, "", effect, false); err != nil {
-			return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
-		}
+	if pending {
+		return PaymentResult{Pending: true}, nil
 	}
 	attempt, err := s.store.ChargeAttemptOfSession(ctx, sessionID)
 	if err != nil {

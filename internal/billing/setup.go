@@ -53,34 +53,65 @@ type SetupResult struct {
 // database without calling Stripe; one that is unknown here is ErrNotFound,
 // so that nobody can make us query Stripe for ids that are not ours.
 func (s *Service) FinalizeSetup(ctx context.Context, sessionID string) (SetupResult, error) {
+	pending, status, err := s.recordReturn(ctx, sessionID, ModeSetup)
+	if err != nil {
+		return SetupResult{}, fmt.Errorf("finalize setup: %w", err)
+	}
+	if pending {
+		return SetupResult{Pending: true, SessionStatus: status}, nil
+	}
+	return s.savedBySession(ctx, sessionID)
+}
+
+// recordReturn is the return page's way to record a Checkout Session of this
+// store: from the database when it is already recorded (no Stripe call),
+// else read from Stripe and written through the same effect as the webhook's
+// checkout.session.completed. pending, with Stripe's status, means Stripe is
+// not done yet.
+func (s *Service) recordReturn(ctx context.Context, sessionID, mode string) (pending bool, status string, err error) {
 	if !ValidSessionID(sessionID) {
-		return SetupResult{}, fmt.Errorf("finalize session: malformed id: %w", ErrNotFound)
+		return false, "", fmt.Errorf("session: malformed id: %w", ErrNotFound)
 	}
 	local, err := s.store.CheckoutSession(ctx, sessionID)
 	if err != nil {
-		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
-	if local.Mode != ModeSetup {
-		return SetupResult{}, fmt.Errorf("finalize session %s: mode %s: %w", sessionID, local.Mode, ErrNotFound)
+	if local.Mode != mode {
+		return false, "", fmt.Errorf("session %s: mode %s: %w", sessionID, local.Mode, ErrNotFound)
 	}
 	if local.Status == SessionComplete {
-		return s.savedBySession(ctx, sessionID)
+		return false, SessionComplete, nil
 	}
 	remote, err := s.gateway.RetrieveSession(ctx, sessionID)
 	if err != nil {
-		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
-	if !setupComplete(remote) {
-		return SetupResult{Pending: true, SessionStatus: remote.Status}, nil
-	}
-	effect, err := s.setupEffect(ctx, remote)
+	effect, complete, err := s.completedSessionEffect(ctx, remote)
 	if err != nil {
-		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
+	}
+	if !complete {
+		return true, remote.Status, nil
 	}
 	if err := s.store.Apply(ctx, "", effect, false); err != nil {
-		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
-	return s.savedBySession(ctx, sessionID)
+	return false, SessionComplete, nil
+}
+
+// completedSessionEffect is what a completed Checkout Session writes, in
+// either mode; complete is false while Stripe is not done with it (an
+// asynchronous payment method, or a customer still on the page).
+func (s *Service) completedSessionEffect(ctx context.Context, remote SessionState) (effect Effect, complete bool, err error) {
+	switch {
+	case remote.Mode == ModeSetup && setupComplete(remote):
+		effect, err = s.setupEffect(ctx, remote)
+	case paymentComplete(remote):
+		effect, err = s.paymentEffect(ctx, remote)
+	default:
+		return Effect{}, false, nil
+	}
+	return effect, true, err
 }
 
 func setupComplete(remote SessionState) bool {
@@ -90,7 +121,7 @@ func setupComplete(remote SessionState) bool {
 func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupResult, error) {
 	pm, err := s.store.SessionPaymentMethod(ctx, sessionID)
 	if err != nil {
-		return SetupResult{}, fmt.Errorf("finalize session %s: %w", sessionID, err)
+		return SetupResult{}, fmt.Errorf("finalize setup %s: %w", sessionID, err)
 	}
 	return SetupResult{SessionStatus: SessionComplete, PaymentMethod: pm}, nil
 }
