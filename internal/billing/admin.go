@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -156,8 +157,7 @@ func (s *Service) Notifications(ctx context.Context) ([]Notification, error) {
 // FindCustomer finds a customer by our id, Stripe id or email, for operators.
 func (s *Service) FindCustomer(ctx context.Context, ref string) (Customer, error) {
 	ref = strings.TrimSpace(ref)
-	var id int64
-	if _, err := fmt.Sscanf(ref, "%d", &id); err == nil && fmt.Sprint(id) == ref {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		return s.store.Customer(ctx, id)
 	}
 	if strings.HasPrefix(ref, "cus_") {

@@ -54,16 +54,8 @@ type chargePage struct {
 	RecoveryLink string
 }
 
-func attemptID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, billing.ErrNotFound
-	}
-	return id, nil
-}
-
 func (s *Server) adminChargeOutcome(w http.ResponseWriter, r *http.Request) error {
-	id, err := attemptID(r)
+	id, err := idParam(r)
 	if err != nil {
 		return err
 	}
@@ -81,7 +73,7 @@ func (s *Server) adminChargeOutcome(w http.ResponseWriter, r *http.Request) erro
 
 // adminChargeRetry sends an attempt whose outcome is unknown again, with its key.
 func (s *Server) adminChargeRetry(w http.ResponseWriter, r *http.Request) error {
-	id, err := attemptID(r)
+	id, err := idParam(r)
 	if err != nil {
 		return err
 	}

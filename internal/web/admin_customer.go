@@ -23,7 +23,8 @@ type chargeForm struct {
 	PaymentMethod, Amount, Currency string
 }
 
-func customerID(r *http.Request) (int64, error) {
+// idParam is the route's numeric {id}; anything else is a page not found.
+func idParam(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, billing.ErrNotFound
@@ -32,7 +33,7 @@ func customerID(r *http.Request) (int64, error) {
 }
 
 func (s *Server) adminCustomer(w http.ResponseWriter, r *http.Request) error {
-	id, err := customerID(r)
+	id, err := idParam(r)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, status i
 // customerAction runs a card action from the customer page, then returns to it.
 func (s *Server) customerAction(action func(r *http.Request, customerID int64, pmID string) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := customerID(r)
+		id, err := idParam(r)
 		if err != nil {
 			return err
 		}
