@@ -6,67 +6,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/storefront/storefront/internal/postgres/postgrestest"
+	"github.com/storefront/storefront/internal/testkit"
 )
 
 var pg *postgrestest.Template
 
 func TestMain(m *testing.M) { os.Exit(postgrestest.Run(m, &pg)) }
 
-// syncBuffer is an io.Writer safe for the server's goroutines and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // localStore is the program as `make run` starts it with an empty
 // environment: local mode, on a database of its own.
 type localStore struct {
 	baseURL  string
 	password string
-	stdout   *syncBuffer
-	logs     *syncBuffer
+	stdout   *testkit.SyncBuffer
+	logs     *testkit.SyncBuffer
 }
 
 func startLocalStore(t *testing.T) localStore {
 	t.Helper()
 	_, dbURL := pg.NewDBWithURL(t)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "PORT": fmt.Sprint(port)}
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, logs := &syncBuffer{}, &syncBuffer{}
+	stdout, logs := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, stdout, logs)

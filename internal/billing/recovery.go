@@ -188,9 +188,3 @@ func (s *Service) paymentIntentEffect(ctx context.Context, id string) (Effect, e
 	}
 	return Effect{ChargeUpdates: []ChargeUpdate{{AttemptID: outcome.AttemptID, Status: status, Outcome: outcome}}}, nil
 }
-
-// RecoveryLinkExpiringAt is RecoveryLink with the expiry set relative to
-// now, for tests of expired links and for operators issuing short-lived ones.
-func (s *Service) RecoveryLinkExpiringAt(attemptID int64, in time.Duration) string {
-	return s.baseURL + "/pay/" + s.recoveryToken(attemptID, s.now().Add(in))
-}

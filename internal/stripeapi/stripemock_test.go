@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/storefront/storefront/internal/testkit"
 )
 
 // startStripeMock runs Stripe's official OpenAPI-validating mock on a free
@@ -17,7 +20,7 @@ func startStripeMock(t *testing.T) string {
 	bin, err := exec.LookPath("stripe-mock")
 	if err != nil {
 		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		candidate := filepath.Join(string(trimNewline(gopath)), "bin", "stripe-mock")
+		candidate := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "stripe-mock")
 		if _, statErr := os.Stat(candidate); statErr != nil {
 			if os.Getenv("CI") != "" {
 				t.Fatal("stripe-mock is required under CI: go install github.com/stripe/stripe-mock@v0.203.0")
@@ -26,7 +29,7 @@ func startStripeMock(t *testing.T) string {
 		}
 		bin = candidate
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	cmd := exec.Command(bin, "-http-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start stripe-mock: %v", err)
@@ -48,21 +51,4 @@ func startStripeMock(t *testing.T) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

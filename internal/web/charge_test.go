@@ -10,12 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit"
 )
 
 // recordedCard saves a card through the store and its success page.
@@ -178,7 +180,7 @@ func TestFailedChargeIsRecovered(t *testing.T) {
 }
 
 func TestRecoveryTokensStayOutOfTheLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	h := newHarnessWithLog(t, slog.New(slog.NewTextHandler(&logs, nil)))
 	pm := h.recordedCard("log@example.com", "4000000000000341")
 	h.chargeCard(pm.ID, "10", "usd")
@@ -197,7 +199,15 @@ func TestRecoveryLinksThatCannotBePaid(t *testing.T) {
 	link := strings.TrimPrefix(h.notifications()[0].Link, h.store.URL)
 	token := strings.TrimPrefix(link, "/pay/")
 	tampered := "/pay/" + token[:len(token)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(token, "AA")]
-	expired := h.svc.RecoveryLinkExpiringAt(a.ID, -1)
+	// A link issued by the same store a week and a day ago.
+	key, err := h.db.Secret(context.Background(), billing.RecoveryKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastWeek := billing.NewService(h.db, h.gateway, billing.Options{
+		BaseURL: h.store.URL, RecoveryKey: key, Now: func() time.Time { return time.Now().Add(-billing.RecoveryLinkTTL - 24*time.Hour) },
+	})
+	expired := lastWeek.RecoveryLink(a.ID)
 	succeeded := h.chargeCard(h.recordedCard("ok@example.com", "4242424242424242").ID, "10", "usd")
 
 	cases := map[string]struct {
