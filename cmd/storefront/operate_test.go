@@ -111,6 +111,12 @@ func TestOperatorCommandsExplainWhatTheyNeed(t *testing.T) {
 			t.Errorf("%v: want a usage error", args)
 		}
 	}
+	withEmulator := func(k string) string {
+		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": "http://127.0.0.1:1"}[k]
+	}
+	if err := run(context.Background(), []string{"events", "replay", "../customers"}, withEmulator, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an event id") {
+		t.Errorf("replay of a malformed id: %v", err)
+	}
 }
 
 func TestEventsReplayCommand(t *testing.T) {

@@ -206,6 +206,9 @@ func normalizedCustomer(c StripeCustomer) StripeCustomer {
 // ReplayEvent applies an event again, from the ledger or, if the ledger lacks
 // it, from Stripe. Re-applying is safe: effects are read back from Stripe.
 func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
+	if !ValidEventID(id) {
+		return Event{}, Invalid("event", "%q is not an event id (evt_...).", id)
+	}
 	stored, err := s.store.StoredEvent(ctx, id)
 	e := stored.Event
 	if errors.Is(err, ErrNotFound) {
