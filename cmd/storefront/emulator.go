@@ -22,6 +22,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 	host := flags.String("host", "127.0.0.1", "address to listen on")
 	webhookURL := flags.String("webhook-url", "", "deliver events to this URL (e.g. http://localhost:4242/webhook)")
 	webhookSecret := flags.String("webhook-secret", "", "sign deliveries with this whsec_ secret (required with -webhook-url)")
+	secretKey := flags.String("secret-key", "", "accept only this sk_test_ key (default: any test key; set one when others can reach -host)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -37,11 +38,16 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 		PublicURL:     publicURL,
 		WebhookURL:    *webhookURL,
 		WebhookSecret: *webhookSecret,
+		SecretKey:     *secretKey,
 		Logger:        log,
 	})
 	defer emu.Close()
 	server := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "Stripe emulator listening on %s\n  use STRIPE_API_BASE=%s with any sk_test_ key\n", publicURL, publicURL)
+	keyHint := "any sk_test_ key"
+	if *secretKey != "" {
+		keyHint = "the key given with -secret-key"
+	}
+	fmt.Fprintf(stdout, "Stripe emulator listening on %s\n  use STRIPE_API_BASE=%s with %s\n", publicURL, publicURL, keyHint)
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(listener) }()
 	select {

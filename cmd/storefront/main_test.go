@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -187,3 +188,54 @@ func TestRunRejectsBadConfigurationAndCommands(t *testing.T) {
 }
 
 func nowMinusHour() time.Time { return time.Now().Add(-time.Hour) }
+
+// Local mode used to listen on every interface, and its emulator's API took
+// any sk_test_ key: customers, cards and recovery tokens were one curl away.
+func TestLocalModeIsLoopbackOnlyAndKeyed(t *testing.T) {
+	s := startLocalStore(t)
+	req, _ := http.NewRequest(http.MethodGet, s.baseURL+emulatorPrefix+"/v1/customers", nil)
+	req.Header.Set("Authorization", "Bearer sk_test_anything")
+	if res, body := mustDo(t, req); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("emulator API with a guessed key: %d %s, want 401", res.StatusCode, body)
+	}
+	// The hosted card page stays public: customers reach it from Save card.
+	res, _ := postForm(t, s.baseURL+"/create-checkout-session", url.Values{"email": {"lee@example.com"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Save card: %d, want 303 (the store's own calls carry the generated key)", res.StatusCode)
+	}
+
+	port := strings.TrimPrefix(s.baseURL, "http://localhost:")
+	for _, ip := range nonLoopbackIPs(t) {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, port), time.Second)
+		if err == nil {
+			conn.Close()
+			t.Errorf("local mode answers on %s:%s, want loopback only", ip, port)
+		}
+	}
+}
+
+func nonLoopbackIPs(t *testing.T) []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			ips = append(ips, n.IP.String())
+		}
+	}
+	if len(ips) == 0 {
+		t.Log("no non-loopback IPv4 address on this machine: the listen check has nothing to try")
+	}
+	return ips
+}
+
+func TestServeRefusesLocalModeOnAPublicURL(t *testing.T) {
+	err := run(context.Background(), []string{"serve"}, func(k string) string {
+		return map[string]string{"BASE_URL": "https://shop.example.com"}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "STRIPE_SECRET_KEY:") || !strings.Contains(err.Error(), "LOCAL_MODE") {
+		t.Errorf("err = %v, want local mode refused on a public BASE_URL", err)
+	}
+}

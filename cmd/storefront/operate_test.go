@@ -143,7 +143,7 @@ func TestChargeCommand(t *testing.T) {
 	apiBase := emulatorWithSavedCard(t, "4242424242424242", "4000000000000341")
 	_, dbURL := pg.NewDBWithURL(t)
 	env := func(k string) string {
-		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": apiBase, "BASE_URL": "https://shop.example"}[k]
+		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": apiBase, "BASE_URL": "https://shop.example", "LOCAL_MODE": "true"}[k]
 	}
 	ctx := context.Background()
 	if err := run(ctx, []string{"sync", "--since", "1h"}, env, io.Discard, io.Discard); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/storefront/storefront/internal/billing"
@@ -24,7 +25,8 @@ import (
 // store's own port, so a newcomer has one address to open and nothing else.
 const emulatorPrefix = "/_stripe"
 
-// localSecretKey is the key stripe-go sends to the emulator, which accepts any test key.
+// localSecretKey is the key the operator commands send to a separately run
+// emulator (storefront emulator), which accepts any test key unless told one.
 const localSecretKey = "sk_test_local_emulator"
 
 // stripeSetup is how the store reaches Stripe: real keys, or the emulator.
@@ -49,22 +51,27 @@ func resolveStripe(cfg config.Config, listenURL string, log *slog.Logger) stripe
 	if !cfg.LocalMode() {
 		return s
 	}
-	s.secretKey = localSecretKey
 	if s.webhookSecret == "" {
 		s.webhookSecret = "whsec_" + rand.Text()
 	}
 	if s.adminPassword == "" {
 		s.adminPassword = rand.Text()[:16]
 	}
-	if s.apiBase == "" {
-		s.emulator = stripeemu.New(stripeemu.Options{
-			PublicURL:     cfg.BaseURL + emulatorPrefix,
-			WebhookURL:    listenURL + "/webhook",
-			WebhookSecret: s.webhookSecret,
-			Logger:        log.With("component", "emulator"),
-		})
-		s.apiBase = listenURL + emulatorPrefix
+	if s.apiBase != "" {
+		s.secretKey = localSecretKey
+		return s
 	}
+	// The emulator mounted on the store's own port answers only this key, so
+	// its API is no way around the admin's password.
+	s.secretKey = "sk_test_" + rand.Text()
+	s.emulator = stripeemu.New(stripeemu.Options{
+		SecretKey:     s.secretKey,
+		PublicURL:     cfg.BaseURL + emulatorPrefix,
+		WebhookURL:    listenURL + "/webhook",
+		WebhookSecret: s.webhookSecret,
+		Logger:        log.With("component", "emulator"),
+	})
+	s.apiBase = listenURL + emulatorPrefix
 	return s
 }
 
@@ -76,12 +83,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 	}
 	defer db.Close()
 
-	listener, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	listener, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
-	port := listener.Addr().(*net.TCPAddr).Port
-	stripeCfg := resolveStripe(cfg, fmt.Sprintf("http://127.0.0.1:%d", port), log)
+	stripeCfg := resolveStripe(cfg, selfURL(listener.Addr().(*net.TCPAddr)), log)
 	if stripeCfg.emulator != nil {
 		defer stripeCfg.emulator.Close()
 	}
@@ -143,6 +149,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// selfURL is how the process reaches its own listener, for the emulator's
+// webhook deliveries and stripe-go's calls to the emulator.
+func selfURL(addr *net.TCPAddr) string {
+	ip := addr.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
 }
 
 // newService wires billing with the secrets every replica shares.

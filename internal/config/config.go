@@ -4,6 +4,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -24,11 +25,17 @@ type Config struct {
 	Currency            string
 	// SMTPURL, when set, is where the outbox's emails are sent.
 	SMTPURL string
+	// ListenHost is the interface the server listens on; empty means all.
+	ListenHost string
 }
 
-// LocalMode tells whether the store runs on its built-in Stripe emulator,
-// which it does whenever no Stripe key is configured.
+// LocalMode tells whether the store runs on its built-in Stripe emulator.
+// Load allows it only on purpose: no key, and a loopback BASE_URL or
+// LOCAL_MODE=true.
 func (c Config) LocalMode() bool { return c.StripeSecretKey == "" }
+
+// ListenAddr is the address the server listens on.
+func (c Config) ListenAddr() string { return net.JoinHostPort(c.ListenHost, strconv.Itoa(c.Port)) }
 
 // LiveMode tells whether real money moves.
 func (c Config) LiveMode() bool { return strings.HasPrefix(c.StripeSecretKey, "sk_live_") }
@@ -78,12 +85,8 @@ func Load(getenv func(string) string) (Config, error) {
 		c.BaseURL = strings.TrimRight(v, "/")
 	}
 	if v := get("DATABASE_URL"); v != "" {
-		u, err := url.Parse(v)
-		switch {
-		case err != nil:
-			bad("DATABASE_URL: cannot be parsed: %v", err)
-		case u.Scheme != "postgres" && u.Scheme != "postgresql":
-			bad("DATABASE_URL: must start with postgres:// (got %q)", u.Scheme)
+		if err := checkDatabaseURL(v); err != nil {
+			bad("DATABASE_URL: %v", err)
 		}
 		c.DatabaseURL = v
 	}
@@ -98,14 +101,22 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("STRIPE_API_BASE: %v", err)
 		}
 	}
-	if !c.LocalMode() {
-		switch {
-		case c.AdminPassword == "":
-			bad("ADMIN_PASSWORD: required when STRIPE_SECRET_KEY is set (the admin area charges cards)")
-		case len(c.AdminPassword) < minAdminPassword:
-			bad("ADMIN_PASSWORD: must be at least %d characters", minAdminPassword)
-		}
+	switch {
+	case c.AdminPassword == "" && !c.LocalMode():
+		bad("ADMIN_PASSWORD: required when STRIPE_SECRET_KEY is set (the admin area charges cards)")
+	case c.AdminPassword != "" && len(c.AdminPassword) < minAdminPassword:
+		bad("ADMIN_PASSWORD: must be at least %d characters", minAdminPassword)
 	}
+	if !c.LocalMode() && c.StripeWebhookSecret == "" {
+		// Refusing to start beats serving /webhook with a check that anyone
+		// passes (an empty secret) or a 503 that Stripe retries for days.
+		bad("STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set (the endpoint's whsec_ signing secret; `stripe listen` prints one)")
+	}
+	c.ListenHost = get("LISTEN_HOST")
+	if c.ListenHost != "" && net.ParseIP(c.ListenHost) == nil && !hostnamePattern.MatchString(c.ListenHost) {
+		bad("LISTEN_HOST: %q is not an IP address or a host name", c.ListenHost)
+	}
+	checkLocalMode(&c, get("LOCAL_MODE"), bad)
 	if v := get("CURRENCY"); v != "" {
 		v = strings.ToLower(v)
 		if !currencyPattern.MatchString(v) {
@@ -122,6 +133,63 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration:\n%w", errors.Join(problems...))
 	}
 	return c, nil
+}
+
+var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+// checkLocalMode allows local mode only on purpose. Without a key the store
+// serves a fake card page and an emulated Stripe API on its own origin, which
+// must never happen on a public address by accident: a loopback BASE_URL, or
+// LOCAL_MODE=true, says it is meant. Local mode listens on loopback unless
+// LISTEN_HOST says otherwise.
+func checkLocalMode(c *Config, switchValue string, bad func(string, ...any)) {
+	var on, set bool
+	if switchValue != "" {
+		v, err := strconv.ParseBool(switchValue)
+		if err != nil {
+			bad("LOCAL_MODE: %q is not true or false", switchValue)
+			return
+		}
+		on, set = v, true
+	}
+	switch {
+	case !c.LocalMode() && on:
+		bad("LOCAL_MODE: true, but STRIPE_SECRET_KEY is set; unset one of them")
+	case c.LocalMode() && set && !on:
+		bad("STRIPE_SECRET_KEY: required (LOCAL_MODE=false turns the built-in Stripe emulator off)")
+	case c.LocalMode() && !on && !loopbackURL(c.BaseURL):
+		bad("STRIPE_SECRET_KEY: required when BASE_URL (%s) is not a loopback address; local mode, the built-in Stripe emulator, runs on another address only with LOCAL_MODE=true", c.BaseURL)
+	}
+	if c.LocalMode() && c.ListenHost == "" {
+		c.ListenHost = "127.0.0.1"
+	}
+}
+
+// loopbackURL tells whether a URL names this machine only.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkDatabaseURL validates a PostgreSQL URL without ever repeating it: it
+// may carry a password.
+func checkDatabaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("cannot be parsed as a URL (postgres://user:password@host:5432/name)")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("must start with postgres:// (got %q)", u.Scheme)
+	}
+	return nil
 }
 
 func checkHTTPURL(raw string) error {

@@ -59,8 +59,9 @@ func TestLoadRequiresAdminPasswordWithKey(t *testing.T) {
 	}{
 		"test key, no password":  {map[string]string{"STRIPE_SECRET_KEY": "sk_test_123"}, true},
 		"live key, short":        {map[string]string{"STRIPE_SECRET_KEY": "sk_live_123", "ADMIN_PASSWORD": "short"}, true},
-		"live key, long enough":  {map[string]string{"STRIPE_SECRET_KEY": "sk_live_123", "ADMIN_PASSWORD": "correct horse battery"}, false},
+		"live key, long enough":  {map[string]string{"STRIPE_SECRET_KEY": "sk_live_123", "ADMIN_PASSWORD": "correct horse battery", "STRIPE_WEBHOOK_SECRET": "whsec_x"}, false},
 		"local mode, none given": {map[string]string{}, false},
+		"local mode, short":      {map[string]string{"ADMIN_PASSWORD": "short"}, true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -79,5 +80,70 @@ func TestLoadNormalisesCurrency(t *testing.T) {
 	}
 	if c.Currency != "eur" {
 		t.Errorf("Currency = %q", c.Currency)
+	}
+}
+
+// A key without a webhook secret used to start and verify signatures against
+// an empty secret, so anyone could forge events.
+func TestLoadRequiresWebhookSecretWithKey(t *testing.T) {
+	for _, key := range []string{"sk_test_123", "sk_live_123"} {
+		_, err := Load(env(map[string]string{"STRIPE_SECRET_KEY": key, "ADMIN_PASSWORD": "correct horse battery"}))
+		if err == nil || !strings.Contains(err.Error(), "\nSTRIPE_WEBHOOK_SECRET:") {
+			t.Errorf("%s without STRIPE_WEBHOOK_SECRET: err = %v, want a STRIPE_WEBHOOK_SECRET line", key, err)
+		}
+	}
+}
+
+func TestLoadAllowsLocalModeOnlyOnPurpose(t *testing.T) {
+	cases := map[string]struct {
+		vars       map[string]string
+		wantErr    string
+		wantListen string
+	}{
+		"default localhost":        {vars: map[string]string{}, wantListen: "127.0.0.1:4242"},
+		"loopback IP":              {vars: map[string]string{"BASE_URL": "http://127.0.0.1:4242"}, wantListen: "127.0.0.1:4242"},
+		"IPv6 loopback":            {vars: map[string]string{"BASE_URL": "http://[::1]:4242"}, wantListen: "127.0.0.1:4242"},
+		"public URL, no key":       {vars: map[string]string{"BASE_URL": "https://shop.example.com"}, wantErr: "STRIPE_SECRET_KEY:"},
+		"public URL, on purpose":   {vars: map[string]string{"BASE_URL": "https://demo.example.com", "LOCAL_MODE": "true"}, wantListen: "127.0.0.1:4242"},
+		"told where to listen":     {vars: map[string]string{"LOCAL_MODE": "1", "LISTEN_HOST": "0.0.0.0"}, wantListen: "0.0.0.0:4242"},
+		"switched off, no key":     {vars: map[string]string{"LOCAL_MODE": "false"}, wantErr: "STRIPE_SECRET_KEY:"},
+		"switch and key":           {vars: map[string]string{"LOCAL_MODE": "true", "STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1", "ADMIN_PASSWORD": "correct horse battery"}, wantErr: "LOCAL_MODE:"},
+		"switch unreadable":        {vars: map[string]string{"LOCAL_MODE": "sure"}, wantErr: "LOCAL_MODE:"},
+		"listen host unreadable":   {vars: map[string]string{"LISTEN_HOST": "bad host!"}, wantErr: "LISTEN_HOST:"},
+		"with a key, every iface":  {vars: map[string]string{"STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1", "ADMIN_PASSWORD": "correct horse battery", "BASE_URL": "https://shop.example.com"}, wantListen: ":4242"},
+		"localhost subdomain":      {vars: map[string]string{"BASE_URL": "http://shop.localhost:4242"}, wantListen: "127.0.0.1:4242"},
+		"lookalike of localhost":   {vars: map[string]string{"BASE_URL": "http://localhost.example.com"}, wantErr: "STRIPE_SECRET_KEY:"},
+		"127.0.0.1 as a subdomain": {vars: map[string]string{"BASE_URL": "http://127.0.0.1.nip.io"}, wantErr: "STRIPE_SECRET_KEY:"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(tc.vars))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), "\n"+tc.wantErr) {
+					t.Fatalf("err = %v, want a line starting %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ListenAddr(); got != tc.wantListen {
+				t.Errorf("ListenAddr = %q, want %q", got, tc.wantListen)
+			}
+		})
+	}
+}
+
+// A DATABASE_URL that cannot be parsed used to be printed back, password and all.
+func TestLoadNeverPrintsTheDatabasePassword(t *testing.T) {
+	for _, raw := range []string{"postgres://u:hunter2secret@db:5432/x\x7f", "mysql://u:hunter2secret@db/x", "postgres://u:hunter2secret@db:port/x"} {
+		_, err := Load(env(map[string]string{"DATABASE_URL": raw}))
+		if err == nil {
+			t.Errorf("%q: want an error", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2secret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package stripeemu
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ func (e *Emulator) api(h route) http.Handler {
 		w.Header().Set("Request-Id", reqID)
 		w.Header().Set("Stripe-Version", apiVersion())
 
-		apiKey, aerr := authorize(r)
+		apiKey, aerr := e.authorize(r)
 		if aerr != nil {
 			writeJSON(w, aerr.status, aerr.body())
 			return
@@ -123,8 +124,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, s, b)
 }
 
-// authorize accepts any test or live secret key, as the emulator has one account.
-func authorize(r *http.Request) (string, *apiError) {
+// authorize accepts the emulator's key when it has one, else any test or
+// live secret key, as the emulator has one account.
+func (e *Emulator) authorize(r *http.Request) (string, *apiError) {
 	h := r.Header.Get("Authorization")
 	key, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
@@ -138,7 +140,9 @@ func authorize(r *http.Request) (string, *apiError) {
 		return "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
 			message: "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."}
 	}
-	if !strings.HasPrefix(key, "sk_test_") && !strings.HasPrefix(key, "sk_live_") {
+	want := e.opts.SecretKey
+	if (want != "" && subtle.ConstantTimeCompare([]byte(key), []byte(want)) != 1) ||
+		(!strings.HasPrefix(key, "sk_test_") && !strings.HasPrefix(key, "sk_live_")) {
 		return "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "api_key_invalid",
 			message: "Invalid API Key provided: " + redactKey(key)}
 	}

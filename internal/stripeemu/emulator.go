@@ -48,6 +48,9 @@ import (
 // Options configures an Emulator. The zero value works: no webhook delivery,
 // session URLs relative until SetPublicURL is called.
 type Options struct {
+	// SecretKey, when set, is the only API key accepted; otherwise any test
+	// or live secret key is. An emulator reachable by others needs one.
+	SecretKey string
 	// PublicURL is the base URL at which the emulator is reachable, e.g.
 	// "http://127.0.0.1:12111"; session.url is PublicURL + "/c/pay/" + id. It can
 	// be set later with SetPublicURL once a listener's address is known.
