@@ -111,6 +111,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		Webhooks:      stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
 		AdminPassword: stripeCfg.adminPassword,
 		LocalMode:     cfg.LocalMode(),
+		BaseURL:       cfg.BaseURL,
 		Assets:        assets.FS,
 		Logger:        log,
 	})

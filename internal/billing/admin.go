@@ -57,6 +57,20 @@ func (s *Service) NormalizeListQuery(q ListQuery) (ListQuery, error) {
 	return q, nil
 }
 
+// ParseListCursor reads the keyset cursor of the admin list's next-page
+// link: when the last row shown was saved, and its id. Both empty is the
+// first page.
+func ParseListCursor(before, beforeID string) (time.Time, string, error) {
+	if before == "" && beforeID == "" {
+		return time.Time{}, "", nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, before)
+	if err != nil || t.Year() < 2000 || t.Year() > 9999 || (beforeID != "" && !ValidPaymentMethodID(beforeID)) {
+		return time.Time{}, "", Invalid("before", "The page link is malformed; start again from the first page.")
+	}
+	return t, beforeID, nil
+}
+
 // SearchIsLastFour tells whether a search names the last 4 digits of a card.
 func SearchIsLastFour(search string) bool { return lastFourPattern.MatchString(search) }
 

@@ -25,6 +25,22 @@ func TestNormalizeEmail(t *testing.T) {
 		"double dot domain":  {"ann@example..com", "", false},
 		"too long":           {strings.Repeat("a", 250) + "@example.com", "", false},
 		"newline injection":  {"ann@example.com\nBcc: x@example.com", "", false},
+		"bidi override":      {"ann\u202e@example.com", "", false},
+		"bidi in domain":     {"ann@exa\u202emple.com", "", false},
+		"zero-width space":   {"ann\u200b@example.com", "", false},
+		"NUL":                {"ann\x00@example.com", "", false},
+		"invalid UTF-8":      {"ann\xff@example.com", "", false},
+		"IP literal":         {"ann@[127.0.0.1]", "", false},
+		"bare IPv4":          {"ann@10.0.0.1", "", false},
+		"IPv6 literal":       {"ann@[IPv6:::1]", "", false},
+		"underscore host":    {"ann@ex_ample.com", "", false},
+		"leading hyphen":     {"ann@-example.com", "", false},
+		"trailing hyphen":    {"ann@example-.com", "", false},
+		"label too long":     {"ann@" + strings.Repeat("a", 64) + ".com", "", false},
+		"numeric TLD":        {"ann@example.123", "", false},
+		"inner hyphen":       {"ann@my-shop.example", "ann@my-shop.example", true},
+		"international host": {"ann@bücher.de", "ann@bücher.de", true},
+		"digits in host":     {"ann@123.example.com", "ann@123.example.com", true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

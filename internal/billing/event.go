@@ -1,8 +1,12 @@
 package billing
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is a verified Stripe event as delivered to the webhook or listed by
@@ -52,4 +56,29 @@ func HandledEventTypes() []string {
 		EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,
 		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed,
 	}
+}
+
+var (
+	eventTypePattern  = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+){1,5}$`)
+	apiVersionPattern = regexp.MustCompile(`^[0-9a-z._-]{0,64}$`)
+	objectIDPattern   = regexp.MustCompile(`^[a-z]+_[A-Za-z0-9_]{1,250}$`)
+)
+
+// Malformed tells why an event can never be stored, or nil. Stripe sends
+// none of these; answering them 400 stops a retry loop that a 5xx would
+// start, since the ledger refuses them every time.
+func (e Event) Malformed() error {
+	switch {
+	case !ValidEventID(e.ID):
+		return fmt.Errorf("event id %.64q is malformed", e.ID)
+	case !eventTypePattern.MatchString(e.Type) || len(e.Type) > 128:
+		return fmt.Errorf("event type %.64q is malformed", e.Type)
+	case !apiVersionPattern.MatchString(e.APIVersion):
+		return fmt.Errorf("api_version %.64q is malformed", e.APIVersion)
+	case e.ObjectID != "" && !objectIDPattern.MatchString(e.ObjectID):
+		return fmt.Errorf("data.object.id %.64q is malformed", e.ObjectID)
+	case !utf8.Valid(e.Payload) || bytes.IndexByte(e.Payload, 0) >= 0:
+		return errors.New("payload is not valid UTF-8 text")
+	}
+	return nil
 }

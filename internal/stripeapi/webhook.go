@@ -3,6 +3,8 @@ package stripeapi
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -32,6 +34,12 @@ func NewWebhookVerifier(secret string) *WebhookVerifier {
 // from another API version is accepted: its objects are read back through
 // the pinned version when their fields matter.
 func (v *WebhookVerifier) Verify(payload []byte, signature string) (billing.Event, error) {
+	if v.secret == "" {
+		return billing.Event{}, fmt.Errorf("%w: no signing secret configured", ErrBadSignature)
+	}
+	if err := checkNotFromTheFuture(signature, time.Now()); err != nil {
+		return billing.Event{}, err
+	}
 	e, err := webhook.ConstructEventWithOptions(payload, signature, v.secret, webhook.ConstructEventOptions{
 		Tolerance:                SignatureTolerance,
 		IgnoreAPIVersionMismatch: true,
@@ -39,17 +47,41 @@ func (v *WebhookVerifier) Verify(payload []byte, signature string) (billing.Even
 	if err != nil {
 		return billing.Event{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	if e.ID == "" || e.Type == "" {
-		return billing.Event{}, fmt.Errorf("%w: event without id or type", ErrBadSignature)
-	}
-	return billing.Event{
+	event := billing.Event{
 		ID:         e.ID,
 		Type:       string(e.Type),
 		APIVersion: e.APIVersion,
 		Created:    time.Unix(e.Created, 0).UTC(),
 		ObjectID:   objectID(&e),
 		Payload:    payload, // the raw body, exactly as signed
-	}, nil
+	}
+	if err := event.Malformed(); err != nil {
+		return billing.Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+	}
+	return event, nil
+}
+
+// ErrMalformedEvent is a signed event the ledger could never store.
+var ErrMalformedEvent = errors.New("malformed webhook event")
+
+// checkNotFromTheFuture refuses a signature timestamped later than the
+// tolerance allows for clock skew: stripe-go checks only its age, so a
+// future timestamp would make a captured delivery replayable for longer.
+func checkNotFromTheFuture(header string, now time.Time) error {
+	for part := range strings.SplitSeq(header, ",") {
+		value, ok := strings.CutPrefix(strings.TrimSpace(part), "t=")
+		if !ok {
+			continue
+		}
+		t, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: unreadable timestamp", ErrBadSignature)
+		}
+		if time.Unix(t, 0).After(now.Add(SignatureTolerance)) {
+			return fmt.Errorf("%w: timestamp in the future", ErrBadSignature)
+		}
+	}
+	return nil
 }
 
 // APIVersion is the Stripe API version this build is pinned to.

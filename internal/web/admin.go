@@ -30,15 +30,12 @@ type filterLink struct {
 func (s *Server) adminPaymentMethods(w http.ResponseWriter, r *http.Request) error {
 	query := r.URL.Query()
 	q := billing.ListQuery{Limit: adminPageSize, Search: query.Get("q"), Filter: query.Get("filter")}
-	if before := query.Get("before"); before != "" {
-		t, err := time.Parse(time.RFC3339Nano, before)
-		if err != nil {
-			return billing.Invalid("before", "The page link is malformed; start again from the first page.")
-		}
-		q.Before = t
-		q.BeforeID = query.Get("before_id")
+	var err error
+	q.Before, q.BeforeID, err = billing.ParseListCursor(query.Get("before"), query.Get("before_id"))
+	if err != nil {
+		return err
 	}
-	q, err := s.svc.NormalizeListQuery(q)
+	q, err = s.svc.NormalizeListQuery(q)
 	if err != nil {
 		return err
 	}

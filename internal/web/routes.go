@@ -13,7 +13,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(middleware.RequestID)
 	r.Use(requestLogger(s.log))
 	r.Use(middleware.Recoverer)
-	r.Use(securityHeaders)
+	r.Use(securityHeaders(s.https))
 	r.Use(http.NewCrossOriginProtection().Handler)
 	r.NotFound(s.notFound)
 
@@ -23,6 +23,7 @@ func (s *Server) Handler() http.Handler {
 
 	r.Group(func(r chi.Router) {
 		r.Use(limitBody(maxFormBytes))
+		r.Use(s.checkInput)
 		r.Get("/", s.handle(s.storefront))
 		r.Post("/create-checkout-session", s.handle(s.createCheckoutSession))
 		r.Get("/success", s.handle(s.success))
@@ -36,6 +37,7 @@ func (s *Server) Handler() http.Handler {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(adminAuth(s.adminPassword))
 		r.Use(limitBody(maxFormBytes))
+		r.Use(s.checkInput)
 		r.Get("/", s.handle(s.adminPaymentMethods))
 		r.Get("/outbox", s.handle(s.adminOutbox))
 		r.Get("/customers/{id}", s.handle(s.adminCustomer))

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -25,6 +26,8 @@ type Options struct {
 	Webhooks WebhookVerifier
 	// LocalMode shows the "test mode, local emulator" banner on every page.
 	LocalMode bool
+	// BaseURL is the store's public URL; https turns on HSTS.
+	BaseURL string
 	// Assets holds templates/*.html and static/*.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -41,6 +44,7 @@ type Server struct {
 	webhooks      WebhookVerifier
 	adminPassword string
 	localMode     bool
+	https         bool
 	pages         map[string]*template.Template
 	static        fs.FS
 	log           *slog.Logger
@@ -60,7 +64,7 @@ func NewServer(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	static, err := fs.Sub(opts.Assets, "static")
+	static, err := fs.Sub(noDirs{opts.Assets}, "static")
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)
 	}
@@ -69,6 +73,7 @@ func NewServer(opts Options) (*Server, error) {
 		webhooks:      opts.Webhooks,
 		adminPassword: opts.AdminPassword,
 		localMode:     opts.LocalMode,
+		https:         strings.HasPrefix(opts.BaseURL, "https://"),
 		pages:         map[string]*template.Template{},
 		static:        static,
 		log:           log,
@@ -82,6 +87,22 @@ func NewServer(opts Options) (*Server, error) {
 		s.pages[name] = t
 	}
 	return s, nil
+}
+
+// noDirs serves files only: opening a directory is "not exist", so the
+// static file server lists nothing.
+type noDirs struct{ fs.FS }
+
+func (d noDirs) Open(name string) (fs.File, error) {
+	f, err := d.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := f.Stat(); err != nil || info.IsDir() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return f, nil
 }
 
 // page is what every template receives: the layout's fields and the page's own Data.

@@ -23,6 +23,19 @@ func signed(payload []byte, secret string, at time.Time) string {
 	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: at}).Header
 }
 
+// signedCase is a correctly signed body that must still be refused with 400.
+func signedCase(payload []byte) struct {
+	payload   []byte
+	signature string
+	want      int
+} {
+	return struct {
+		payload   []byte
+		signature string
+		want      int
+	}{payload, signed(payload, webhookSecret, time.Now()), http.StatusBadRequest}
+}
+
 func (h *harness) postWebhook(payload []byte, signature string) response {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, h.store.URL+"/webhook", bytes.NewReader(payload))
@@ -49,6 +62,16 @@ func TestWebhookVerifiesSignatures(t *testing.T) {
 		"tampered body":   {[]byte(strings.Replace(string(good), "evt_1", "evt_9", 1)), signed(good, webhookSecret, time.Now()), http.StatusBadRequest},
 		"not JSON":        {[]byte("hello"), signed([]byte("hello"), webhookSecret, time.Now()), http.StatusBadRequest},
 		"oversize":        {oversize, signed(oversize, webhookSecret, time.Now()), http.StatusRequestEntityTooLarge},
+		// A future timestamp would keep a captured delivery replayable for longer.
+		"future timestamp": {good, signed(good, webhookSecret, time.Now().Add(time.Hour)), http.StatusBadRequest},
+		// Signed but never storable: a 5xx would have Stripe retry it for days.
+		"id with NUL":        signedCase(eventJSON("evt_\u0000x", "checkout.session.completed")),
+		"id not an event id": signedCase(eventJSON("cus_123", "checkout.session.completed")),
+		"empty type":         signedCase(eventJSON("evt_3", "")),
+		"type with NUL":      signedCase(eventJSON("evt_4", "checkout.session\u0000")),
+		"type over-long":     signedCase(eventJSON("evt_5", "a."+strings.Repeat("b", 300))),
+		"invalid UTF-8":      signedCase(append(eventJSON("evt_6", "ping.x"), 0xff)),
+		"object id with NUL": signedCase([]byte(strings.Replace(string(eventJSON("evt_7", "checkout.session.completed")), "cs_test_1", "cs_\\u0000", 1))),
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
