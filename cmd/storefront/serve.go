@@ -107,13 +107,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		go deliverNotifications(ctx, svc, mailer, log)
 	}
 	srv, err := web.NewServer(web.Options{
-		Service:       svc,
-		Webhooks:      stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
-		AdminPassword: stripeCfg.adminPassword,
-		LocalMode:     cfg.LocalMode(),
-		BaseURL:       cfg.BaseURL,
-		Assets:        assets.FS,
-		Logger:        log,
+		Service:        svc,
+		Webhooks:       stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
+		AdminPassword:  stripeCfg.adminPassword,
+		LocalMode:      cfg.LocalMode(),
+		BaseURL:        cfg.BaseURL,
+		TrustedProxies: cfg.TrustedProxies,
+		Assets:         assets.FS,
+		Logger:         log,
 	})
 	if err != nil {
 		listener.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -27,6 +28,9 @@ type Config struct {
 	SMTPURL string
 	// ListenHost is the interface the server listens on; empty means all.
 	ListenHost string
+	// TrustedProxies are the CIDR prefixes of the proxies in front of the
+	// store, whose X-Forwarded-For names the client; none: the TCP peer is.
+	TrustedProxies []string
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator.
@@ -117,6 +121,22 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("LISTEN_HOST: %q is not an IP address or a host name", c.ListenHost)
 	}
 	checkLocalMode(&c, get("LOCAL_MODE"), bad)
+	for _, p := range strings.Split(get("TRUSTED_PROXIES"), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if ip, err := netip.ParseAddr(p); err == nil {
+				p = netip.PrefixFrom(ip, ip.BitLen()).String()
+			}
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("TRUSTED_PROXIES: %q is not an IP address or CIDR prefix such as 10.0.0.0/8", p)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
 	if v := get("CURRENCY"); v != "" {
 		v = strings.ToLower(v)
 		if !currencyPattern.MatchString(v) {

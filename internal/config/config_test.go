@@ -147,3 +147,16 @@ func TestLoadNeverPrintsTheDatabasePassword(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1 ,::1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.TrustedProxies, " "); got != "10.0.0.0/8 127.0.0.1/32 ::1/128" {
+		t.Errorf("TrustedProxies = %q", got)
+	}
+	if _, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"})); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES:") {
+		t.Errorf("a bad prefix: err = %v", err)
+	}
+}

@@ -2,15 +2,18 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
 )
 
 // Handler returns the store's routes: the table of contents of the app.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
+	r.Use(resolveClient(s.trustedProxies))
 	r.Use(requestLogger(s.log))
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders(s.https))
@@ -25,11 +28,19 @@ func (s *Server) Handler() http.Handler {
 		r.Use(limitBody(maxFormBytes))
 		r.Use(s.checkInput)
 		r.Get("/", s.handle(s.storefront))
-		r.Post("/create-checkout-session", s.handle(s.createCheckoutSession))
+		r.With(
+			// Per address first, so that a blocked client uses up nobody else's share.
+			s.limit(formsPerAddress, time.Minute, s.byAddress),
+			s.limit(formsPerEmail, time.Hour, byEmail),
+			s.limit(formsAllAddresses, time.Minute, httprate.Key("forms")),
+		).Post("/create-checkout-session", s.handle(s.createCheckoutSession))
 		r.Get("/success", s.handle(s.success))
 		r.Get("/cancel", s.handle(s.cancel))
-		r.Get("/pay/complete", s.handle(s.payComplete))
-		r.Get("/pay/{token}", s.handle(s.pay))
+		r.Group(func(r chi.Router) {
+			r.Use(s.limit(paysPerAddress, time.Minute, s.byAddress))
+			r.Get("/pay/complete", s.handle(s.payComplete))
+			r.Get("/pay/{token}", s.handle(s.pay))
+		})
 	})
 
 	r.Post("/webhook", s.webhook)

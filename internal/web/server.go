@@ -28,6 +28,9 @@ type Options struct {
 	LocalMode bool
 	// BaseURL is the store's public URL; https turns on HSTS.
 	BaseURL string
+	// TrustedProxies are the CIDR prefixes of proxies whose X-Forwarded-For
+	// names the client.
+	TrustedProxies []string
 	// Assets holds templates/*.html and static/*.
 	Assets fs.FS
 	Logger *slog.Logger
@@ -40,14 +43,15 @@ type WebhookVerifier interface {
 
 // Server holds what the handlers need.
 type Server struct {
-	svc           *billing.Service
-	webhooks      WebhookVerifier
-	adminPassword string
-	localMode     bool
-	https         bool
-	pages         map[string]*template.Template
-	static        fs.FS
-	log           *slog.Logger
+	svc            *billing.Service
+	webhooks       WebhookVerifier
+	adminPassword  string
+	localMode      bool
+	https          bool
+	trustedProxies []string
+	pages          map[string]*template.Template
+	static         fs.FS
+	log            *slog.Logger
 }
 
 // pageNames are the templates rendered inside the layout; all are parsed at
@@ -69,14 +73,15 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("web: static files: %w", err)
 	}
 	s := &Server{
-		svc:           opts.Service,
-		webhooks:      opts.Webhooks,
-		adminPassword: opts.AdminPassword,
-		localMode:     opts.LocalMode,
-		https:         strings.HasPrefix(opts.BaseURL, "https://"),
-		pages:         map[string]*template.Template{},
-		static:        static,
-		log:           log,
+		svc:            opts.Service,
+		webhooks:       opts.Webhooks,
+		adminPassword:  opts.AdminPassword,
+		localMode:      opts.LocalMode,
+		https:          strings.HasPrefix(opts.BaseURL, "https://"),
+		trustedProxies: opts.TrustedProxies,
+		pages:          map[string]*template.Template{},
+		static:         static,
+		log:            log,
 	}
 	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when}
 	for _, name := range pageNames {
