@@ -2,7 +2,7 @@
 GO        ?= go
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
-STRIPE_MOCK_VERSION := v0.203.0
+STRIPE_MOCK_VERSION := v0.180.0
 
 .PHONY: run build test bench lint migrate tools
 

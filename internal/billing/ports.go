@@ -203,10 +203,13 @@ type PaymentMethodState struct {
 // SetupSessionParams are the inputs of a setup-mode Checkout Session.
 type SetupSessionParams struct {
 	StripeCustomerID string
-	Currency         string
-	SuccessURL       string
-	CancelURL        string
-	IdempotencyKey   string
+	// CustomerEmail prefills Checkout for a customer with no Stripe Customer
+	// yet; the card is attached to one when it is saved.
+	CustomerEmail  string
+	Currency       string
+	SuccessURL     string
+	CancelURL      string
+	IdempotencyKey string
 }
 
 // SessionState is what Stripe says of a Checkout Session at the moment it

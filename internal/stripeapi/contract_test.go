@@ -50,6 +50,18 @@ var gatewayCalls = []gatewayCall{
 			})
 			return err
 		}},
+	// A new customer's session names no Customer yet: one is made when a card is saved.
+	{"CreateSetupSession", stripeapi.OpCreateSession, []string{"id", "mode", "status", "currency", "url", "customer_email"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.CreateSetupSession(ctx, billing.SetupSessionParams{
+				CustomerEmail:  "new@example.com",
+				Currency:       "usd",
+				SuccessURL:     "http://localhost:4242/success?session_id={CHECKOUT_SESSION_ID}",
+				CancelURL:      "http://localhost:4242/cancel",
+				IdempotencyKey: "setup-session-2",
+			})
+			return err
+		}},
 	{"RetrieveSession", stripeapi.OpRetrieveSession, []string{
 		"id", "mode", "status", "currency", "customer", "customer_details.email",
 		"setup_intent.id", "setup_intent.status", "setup_intent.payment_method.id", "setup_intent.payment_method.type",

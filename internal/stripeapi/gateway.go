@@ -143,8 +143,11 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 		SuccessURL: stripe.String(p.SuccessURL),
 		CancelURL:  stripe.String(p.CancelURL),
 	}
-	if p.StripeCustomerID != "" {
+	switch {
+	case p.StripeCustomerID != "":
 		params.Customer = stripe.String(p.StripeCustomerID)
+	case p.CustomerEmail != "":
+		params.CustomerEmail = stripe.String(p.CustomerEmail)
 	}
 	params.Context = ctx
 	if p.IdempotencyKey != "" {

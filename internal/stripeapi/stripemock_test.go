@@ -23,9 +23,9 @@ func startStripeMock(t *testing.T) string {
 		candidate := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "stripe-mock")
 		if _, statErr := os.Stat(candidate); statErr != nil {
 			if os.Getenv("CI") != "" {
-				t.Fatal("stripe-mock is required under CI: go install github.com/stripe/stripe-mock@v0.203.0")
+				t.Fatal("stripe-mock is required under CI: go install github.com/stripe/stripe-mock@v0.180.0")
 			}
-			t.Skip("stripe-mock not installed: go install github.com/stripe/stripe-mock@v0.203.0")
+			t.Skip("stripe-mock not installed: go install github.com/stripe/stripe-mock@v0.180.0")
 		}
 		bin = candidate
 	}
