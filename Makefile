@@ -4,7 +4,7 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 STRIPE_MOCK_VERSION := v0.180.0
 
-.PHONY: run build test bench lint migrate tools
+.PHONY: run build test bench fuzz lint migrate tools
 
 ## run: serve the store on http://localhost:4242 (local emulator unless STRIPE_SECRET_KEY is set)
 run:
@@ -22,6 +22,17 @@ test: tools
 bench:
 	$(GO) test -run '^$$' -bench WebhookIngest -benchtime 3000x ./internal/web/
 	$(GO) test -run '^$$' -bench AdminList -benchtime 500x ./internal/web/
+
+## fuzz: every fuzz target for FUZZTIME each (the parsers of amounts, emails, cursors,
+## recovery tokens, webhook signatures and events, and the emulator's API)
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out" | grep -v '^fuzz: elapsed'; exit 1; }; \
+	  done; \
+	done
 
 ## lint: formatting and vet
 lint:

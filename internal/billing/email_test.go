@@ -2,8 +2,11 @@ package billing
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestNormalizeEmail(t *testing.T) {
@@ -60,7 +63,8 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func FuzzNormalizeEmail(f *testing.F) {
-	for _, s := range []string{"ann@example.com", "A@B.CO", "", "<a@b.c>", "a@b", "\"q\"@example.com"} {
+	for _, s := range []string{"ann@example.com", "A@B.CO", "", "<a@b.c>", "a@b", "\"q\"@example.com",
+		"ann\u202e@example.com", "a@[127.0.0.1]", "a@10.0.0.1", "ann@bücher.de", "a@-x.com", "a@x\xff.com"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -70,6 +74,12 @@ func FuzzNormalizeEmail(f *testing.F) {
 		}
 		if got != strings.ToLower(got) || len(got) > maxEmailLength || !strings.Contains(got, "@") {
 			t.Errorf("NormalizeEmail(%q) = %q: not a normalised address", in, got)
+		}
+		if !utf8.ValidString(got) || strings.ContainsFunc(got, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) {
+			t.Errorf("NormalizeEmail(%q) = %q: holds characters that are not text", in, got)
+		}
+		if domain := got[strings.LastIndexByte(got, '@')+1:]; net.ParseIP(strings.Trim(domain, "[]")) != nil {
+			t.Errorf("NormalizeEmail(%q) = %q: an IP address is not a mail domain", in, got)
 		}
 		again, err := NormalizeEmail(got)
 		if err != nil || again != got {

@@ -49,8 +49,9 @@ func (s *Service) sign(payload []byte) []byte {
 // verifyRecoveryToken returns the attempt a token names, if its signature holds and it has not expired.
 func (s *Service) verifyRecoveryToken(token string) (int64, error) {
 	encoded, sig, ok := strings.Cut(token, ".")
-	payload, err1 := base64.RawURLEncoding.DecodeString(encoded)
-	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: one spelling per token, so a link cannot be varied and still work.
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(encoded)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if !ok || err1 != nil || err2 != nil || len(payload) != 16 || len(s.recoveryKey) == 0 || !hmac.Equal(mac, s.sign(payload)) {
 		return 0, ErrLinkInvalid
 	}
