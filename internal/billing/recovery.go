@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -46,10 +47,16 @@ func (s *Service) sign(payload []byte) []byte {
 	return mac.Sum(nil)[:16]
 }
 
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$`)
+
 // verifyRecoveryToken returns the attempt a token names, if its signature holds and it has not expired.
 func (s *Service) verifyRecoveryToken(token string) (int64, error) {
+	// One spelling per token, so a link cannot be varied and still work:
+	// base64 decoding alone skips newlines and tolerates stray bits.
+	if !tokenPattern.MatchString(token) {
+		return 0, ErrLinkInvalid
+	}
 	encoded, sig, ok := strings.Cut(token, ".")
-	// Strict: one spelling per token, so a link cannot be varied and still work.
 	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(encoded)
 	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if !ok || err1 != nil || err2 != nil || len(payload) != 16 || len(s.recoveryKey) == 0 || !hmac.Equal(mac, s.sign(payload)) {
