@@ -12,6 +12,7 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
 	r.Use(requestLogger(s.log))
+	r.Use(s.countRequests)
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
 	r.Use(http.NewCrossOriginProtection().Handler)
@@ -32,6 +33,7 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	r.Post("/webhook", s.webhook)
+	r.With(adminAuth(s.adminPassword)).Get("/metrics", s.metrics.ServeHTTP)
 
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(adminAuth(s.adminPassword))
