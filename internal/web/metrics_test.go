@@ -101,8 +101,12 @@ func TestMetricsShowChargesWebhooksAndCalls(t *testing.T) {
 	if res := h.postWebhook(unhandled, signed(unhandled, webhookSecret, time.Now())); res.status != http.StatusOK {
 		t.Fatalf("webhook of an unhandled type: %d", res.status)
 	}
-	// With Stripe down, an event that must be read back is stored but fails.
+	// With Stripe down, a charge's outcome is unknown, and an event that
+	// must be read back is stored but fails.
 	h.stripeDown.Store(true)
+	if a := h.chargeCard(good.ID, "7.00", "usd"); a.Status != billing.ChargeProcessing {
+		t.Fatalf("charge with Stripe down: %s", a.Status)
+	}
 	attached := eventJSON("evt_metrics_attached", billing.EventPaymentMethodAttached)
 	if res := h.postWebhook(attached, signed(attached, webhookSecret, time.Now())); res.status != http.StatusInternalServerError {
 		t.Fatalf("webhook with Stripe down: %d, want 500", res.status)
@@ -114,6 +118,7 @@ func TestMetricsShowChargesWebhooksAndCalls(t *testing.T) {
 
 	m.expect(t, 1, "storefront_charges_total", "outcome", billing.ChargeSucceeded)
 	m.expect(t, 1, "storefront_charges_total", "outcome", billing.ChargeDeclined)
+	m.expect(t, 1, "storefront_charges_total", "outcome", billing.ChargeProcessing)
 	m.expect(t, 0, "storefront_charges_total", "outcome", billing.ChargeFailed)
 
 	completedType := billing.EventCheckoutSessionCompleted
@@ -133,10 +138,11 @@ func TestMetricsShowChargesWebhooksAndCalls(t *testing.T) {
 	m.expect(t, 1, "storefront_stripe_calls_total", "operation", stripeapi.OpCreatePaymentIntent, "outcome", stripeapi.OutcomeOK)
 	m.expect(t, 1, "storefront_stripe_calls_total", "operation", stripeapi.OpCreatePaymentIntent, "outcome", stripeapi.OutcomeCardError)
 	m.expect(t, charges, "storefront_stripe_call_duration_seconds", "operation", stripeapi.OpCreatePaymentIntent)
+	m.expect(t, 1, "storefront_stripe_calls_total", "operation", stripeapi.OpCreatePaymentIntent, "outcome", stripeapi.OutcomeServerError)
 	m.expect(t, 1, "storefront_stripe_calls_total", "operation", stripeapi.OpRetrievePaymentMethod, "outcome", stripeapi.OutcomeServerError)
 
-	m.expect(t, 2, "storefront_http_requests_total", "route", "/admin/charges", "method", "POST", "code", "303")
-	m.expect(t, 2, "storefront_http_request_duration_seconds", "route", "/admin/charges", "method", "POST")
+	m.expect(t, 3, "storefront_http_requests_total", "route", "/admin/charges", "method", "POST", "code", "303")
+	m.expect(t, 3, "storefront_http_request_duration_seconds", "route", "/admin/charges", "method", "POST")
 	m.expect(t, 2, "storefront_http_requests_total", "route", "/success", "method", "GET", "code", "200")
 	m.expect(t, 1, "storefront_http_requests_total", "route", "/webhook", "method", "POST", "code", "500")
 	m.expect(t, 1, "storefront_http_requests_total", "route", "unmatched", "method", "GET", "code", "404")
@@ -188,4 +194,36 @@ func TestMetricsNeedStaffCredentials(t *testing.T) {
 	if res := h.admin("/metrics", "admin", adminPassword); res.status != http.StatusOK || !strings.Contains(res.body, "# TYPE storefront_charges_total counter") {
 		t.Errorf("/metrics with the admin's credentials: %d", res.status)
 	}
+}
+
+// TestMetricsCountARecoveryOnce: a declined charge paid through its
+// recovery link is counted as recovered once, though the return page and
+// the webhook both record it.
+func TestMetricsCountARecoveryOnce(t *testing.T) {
+	h := newHarness(t)
+	pm := h.recordedCard("recover@example.com", "4000000000000341")
+	h.chargeCard(pm.ID, "25.00", "usd")
+	link := strings.TrimPrefix(h.notifications()[0].Link, h.store.URL)
+	res := h.get(link)
+	sessionID := res.location[strings.LastIndex(res.location, "/")+1:]
+	h.completeWith(sessionID, "4242424242424242", "recover@example.com")
+	if res := h.get("/pay/complete?session_id=" + sessionID); res.status != http.StatusOK {
+		t.Fatalf("return page: %d", res.status)
+	}
+	delivered := 0
+	for _, e := range h.stripeEvents() {
+		if e.Type == billing.EventCheckoutSessionCompleted && e.ObjectID == sessionID {
+			if res := h.deliver(e); res.status != http.StatusOK {
+				t.Fatalf("webhook: %d", res.status)
+			}
+			delivered++
+		}
+	}
+	if delivered != 1 {
+		t.Fatalf("%d checkout.session.completed events for the recovery session, want 1", delivered)
+	}
+	m := h.scrape()
+	m.expect(t, 1, "storefront_charges_total", "outcome", billing.ChargeDeclined)
+	m.expect(t, 1, "storefront_charges_total", "outcome", billing.ChargeRecovered)
+	m.expect(t, 1, "storefront_http_requests_total", "route", "/pay/{token}", "method", "GET", "code", "303")
 }
