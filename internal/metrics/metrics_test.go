@@ -92,3 +92,19 @@ func TestScrapeSurvivesADatabaseError(t *testing.T) {
 		t.Errorf("scrape with the database away: %d\n%s", rec.Code, body)
 	}
 }
+
+// TestObservingARequestDoesNotAllocate: the request middleware runs on
+// every request, so counting one must cost no garbage once its series exist.
+func TestObservingARequestDoesNotAllocate(t *testing.T) {
+	m, err := New(prometheus.NewRegistry(), Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveRequest("/admin/charges/{id}", "GET", 200, time.Millisecond)
+	allocs := testing.AllocsPerRun(100, func() {
+		m.ObserveRequest("/admin/charges/{id}", "GET", 200, time.Millisecond)
+	})
+	if allocs > 0 {
+		t.Errorf("ObserveRequest allocates %v times per request", allocs)
+	}
+}
