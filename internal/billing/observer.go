@@ -5,8 +5,9 @@ package billing
 // quick; they never change what the flows do.
 type Observer interface {
 	// ChargeSettled is called once for each charge sent to Stripe, with the
-	// status it left the attempt in (ChargeProcessing when the outcome is
-	// unknown), and with ChargeRecovered when a recovery payment is recorded.
+	// status Stripe's answer gives the attempt (ChargeProcessing when no
+	// answer came: the outcome is unknown until a retry), and with
+	// ChargeRecovered when a recovery payment is recorded.
 	ChargeSettled(status string)
 	// EventDelivered is called once for each event the webhook hands to
 	// ReceiveEvent, with what became of it.
