@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,9 +35,16 @@ type localStore struct {
 
 func startLocalStore(t *testing.T) localStore {
 	t.Helper()
+	return startLocalStoreWith(t, nil)
+}
+
+// startLocalStoreWith is startLocalStore with more environment variables.
+func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
+	t.Helper()
 	_, dbURL := pg.NewDBWithURL(t)
 	port := testkit.FreePort(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "PORT": fmt.Sprint(port)}
+	maps.Copy(env, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, logs := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	done := make(chan error, 1)

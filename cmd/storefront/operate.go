@@ -35,7 +35,7 @@ func operatorService(ctx context.Context, getenv func(string) string, log *slog.
 		return nil, nil, err
 	}
 	gateway := stripeapi.New(stripeapi.Config{SecretKey: key, APIBase: cfg.StripeAPIBase, Logger: log})
-	svc, err := newService(ctx, cfg, db, gateway, log)
+	svc, err := newService(ctx, cfg, db, gateway, nil, log)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,8 +12,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/config"
+	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/smtpmail"
 	"github.com/storefront/storefront/internal/stripeapi"
@@ -92,8 +96,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		defer stripeCfg.emulator.Close()
 	}
 
-	gateway := stripeapi.New(stripeapi.Config{SecretKey: stripeCfg.secretKey, APIBase: stripeCfg.apiBase, Logger: log})
-	svc, err := newService(ctx, cfg, db, gateway, log)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Sources{Pool: db.Pool(), LastEventReceivedAt: db.LastEventReceivedAt, Logger: log})
+	if err != nil {
+		listener.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	gateway := stripeapi.New(stripeapi.Config{SecretKey: stripeCfg.secretKey, APIBase: stripeCfg.apiBase, Logger: log, Observer: m})
+	svc, err := newService(ctx, cfg, db, gateway, m, log)
 	if err != nil {
 		listener.Close()
 		return err
@@ -115,6 +125,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		TrustedProxies: cfg.TrustedProxies,
 		Assets:         assets.FS,
 		Logger:         log,
+		Requests:       m,
+		Metrics:        m.Handler(),
 	})
 	if err != nil {
 		listener.Close()
@@ -136,8 +148,17 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	printBanner(stdout, cfg, stripeCfg)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(listener) }()
+	if cfg.MetricsAddr != "" {
+		metricsServer, err := serveMetrics(cfg.MetricsAddr, m.Handler(), errc)
+		if err != nil {
+			httpServer.Close()
+			return err
+		}
+		defer metricsServer.Close()
+		fmt.Fprintf(stdout, "  metrics:    http://%s/metrics (no password: keep it private)\n", cfg.MetricsAddr)
+	}
 
 	select {
 	case err := <-errc:
@@ -163,14 +184,32 @@ func selfURL(addr *net.TCPAddr) string {
 	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
 }
 
+// serveMetrics serves /metrics without authentication on a listen address
+// of its own, for a scraper on a private network; its failure is sent to errc.
+func serveMetrics(addr string, handler http.Handler, errc chan<- error) (*http.Server, error) {
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", handler)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	return srv, nil
+}
+
 // newService wires billing with the secrets every replica shares.
-func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway billing.Gateway, log *slog.Logger) (*billing.Service, error) {
+func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway billing.Gateway, observer billing.Observer, log *slog.Logger) (*billing.Service, error) {
 	key, err := db.Secret(ctx, billing.RecoveryKeyName)
 	if err != nil {
 		return nil, err
 	}
 	return billing.NewService(db, gateway, billing.Options{
-		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log,
+		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log, Observer: observer,
 	}), nil
 }
 

@@ -120,13 +120,16 @@ func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (Charge
 	if errors.As(err, &gatewayErr) && gatewayErr.HTTPStatus >= 400 && gatewayErr.HTTPStatus < 500 && gatewayErr.HTTPStatus != 409 && gatewayErr.HTTPStatus != 429 {
 		// Stripe refused the request itself: definitive, and not the card's doing.
 		outcome = ChargeOutcome{Code: gatewayErr.Code, Message: gatewayErr.Message}
+		s.observer.ChargeSettled(ChargeFailed)
 		return s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, ChargeFailed, nil)
 	}
 	if err != nil {
 		// Unknown outcome: the attempt stays processing for a retry with its key.
+		s.observer.ChargeSettled(ChargeProcessing)
 		return attempt, fmt.Errorf("charge attempt %d: %w", attempt.ID, err)
 	}
 	status := chargeStatus(outcome)
+	s.observer.ChargeSettled(status)
 	var notify *Notification
 	if status == ChargeDeclined || status == ChargeAuthenticationRequired {
 		n := s.paymentFailedNotification(attempt, status)

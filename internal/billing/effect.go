@@ -1,5 +1,7 @@
 package billing
 
+import "context"
+
 // Effect is what applying a Stripe event, or finalizing a session, writes:
 // the store writes all of it, and the event's "applied" mark, in one
 // transaction. Objects are keyed by their Stripe ids; the store maps Stripe
@@ -60,4 +62,18 @@ type CompletedSession struct {
 	StripeCustomerID string
 	SetupIntentID    string
 	PaymentIntentID  string
+}
+
+// applyEffect writes an effect through the store and reports the recovery
+// payments it recorded. Both paths that record one (the return page and the
+// webhook) skip a session already complete, so each is reported once, bar a
+// race between the two.
+func (s *Service) applyEffect(ctx context.Context, eventID string, effect Effect, reapply bool) error {
+	if err := s.store.Apply(ctx, eventID, effect, reapply); err != nil {
+		return err
+	}
+	for range effect.Recoveries {
+		s.observer.ChargeSettled(ChargeRecovered)
+	}
+	return nil
 }

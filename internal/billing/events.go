@@ -16,27 +16,39 @@ var ErrNotDurable = errors.New("event not stored")
 // ErrNotDurable means the event was not stored; any other error means it was
 // stored with the error and can be applied later by a retry, sync or replay.
 func (s *Service) ReceiveEvent(ctx context.Context, e Event) error {
+	outcome, err := s.receiveEvent(ctx, e)
+	s.observer.EventDelivered(e.Type, outcome)
+	return err
+}
+
+func (s *Service) receiveEvent(ctx context.Context, e Event) (DeliveryOutcome, error) {
 	s.noteAPIVersion(e)
 	if effect, ok := localEffect(e); ok {
 		// Nothing to ask Stripe: store the event already applied, with its
 		// effect, in one transaction. Only a duplicate goes the long way.
 		inserted, err := s.store.RecordAppliedEvent(ctx, e, effect)
 		if err != nil {
-			return fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
+			return DeliveryNotStored, fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
 		}
 		if inserted {
-			return nil
+			return DeliveryApplied, nil
 		}
 	}
 	applied, err := s.store.RecordEvent(ctx, e)
 	if err != nil {
-		return fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
+		return DeliveryNotStored, fmt.Errorf("receive event %s: %w: %w", e.ID, ErrNotDurable, err)
 	}
 	if applied {
-		return nil
+		return DeliveryDuplicate, nil
 	}
-	_, err = s.apply(ctx, e, false)
-	return err
+	switch appliedNow, err := s.apply(ctx, e, false); {
+	case err != nil:
+		return DeliveryFailed, err
+	case appliedNow:
+		return DeliveryApplied, nil
+	default:
+		return DeliveryDuplicate, nil
+	}
 }
 
 // noteAPIVersion warns, once per version, about events rendered in another
@@ -59,7 +71,7 @@ func (s *Service) noteAPIVersion(e Event) {
 func (s *Service) apply(ctx context.Context, e Event, reapply bool) (bool, error) {
 	effect, err := s.eventEffect(ctx, e)
 	if err == nil {
-		err = s.store.Apply(ctx, e.ID, effect, reapply)
+		err = s.applyEffect(ctx, e.ID, effect, reapply)
 		if errors.Is(err, ErrAlreadyApplied) {
 			return false, nil
 		}

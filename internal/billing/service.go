@@ -24,6 +24,7 @@ type Service struct {
 	recoveryKey []byte
 	now         func() time.Time
 	log         *slog.Logger
+	observer    Observer
 
 	// versionsWarned holds the foreign API versions already logged.
 	versionsWarned sync.Map
@@ -42,6 +43,8 @@ type Options struct {
 	// Now is the clock; time.Now by default.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer is told of charges and webhook deliveries; nil: nobody.
+	Observer Observer
 }
 
 // NewService returns a Service.
@@ -54,7 +57,12 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
+	observer := opts.Observer
+	if observer == nil {
+		observer = noObserver{}
+	}
 	return &Service{
+		observer:    observer,
 		store:       store,
 		gateway:     gateway,
 		baseURL:     strings.TrimRight(opts.BaseURL, "/"),

@@ -105,7 +105,7 @@ func (s *Service) recordReturn(ctx context.Context, sessionID, mode string) (pen
 	if !complete {
 		return true, remote.Status, nil
 	}
-	if err := s.store.Apply(ctx, "", effect, false); err != nil {
+	if err := s.applyEffect(ctx, "", effect, false); err != nil {
 		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
 	return false, SessionComplete, nil

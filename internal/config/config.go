@@ -31,6 +31,9 @@ type Config struct {
 	// TrustedProxies are the CIDR prefixes of the proxies in front of the
 	// store, whose X-Forwarded-For names the client; none: the TCP peer is.
 	TrustedProxies []string
+	// MetricsAddr, when set, is a second listen address (host:port) that
+	// serves /metrics without authentication, for a scraper on a private network.
+	MetricsAddr string
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator.
@@ -72,6 +75,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AdminPassword:       getenv("ADMIN_PASSWORD"),
 		Currency:            "usd",
 		SMTPURL:             get("SMTP_URL"),
+		MetricsAddr:         get("METRICS_ADDR"),
 	}
 	if v := get("PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -149,6 +153,11 @@ func Load(getenv func(string) string) (Config, error) {
 			problems = append(problems, err)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if err := checkMetricsAddr(c.MetricsAddr); err != nil {
+			bad("METRICS_ADDR: %v", err)
+		}
+	}
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("configuration:\n%w", errors.Join(problems...))
 	}
@@ -219,6 +228,23 @@ func checkHTTPURL(raw string) error {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%q must be an absolute http:// or https:// URL", raw)
+	}
+	return nil
+}
+
+// checkMetricsAddr wants a host as well as a port: the address serves
+// metrics to anyone who reaches it, so every interface must be asked for by
+// name (0.0.0.0), never had by leaving the host out.
+func checkMetricsAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (for example 127.0.0.1:9090)", addr)
+	}
+	if host == "" {
+		return fmt.Errorf("%q names no host; it serves metrics without a password, so say which interface (for example 127.0.0.1:9090)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: %q is not a port number (1-65535)", addr, port)
 	}
 	return nil
 }

@@ -160,3 +160,33 @@ func TestLoadTrustedProxies(t *testing.T) {
 		t.Errorf("a bad prefix: err = %v", err)
 	}
 }
+
+func TestLoadMetricsAddr(t *testing.T) {
+	cases := map[string]struct {
+		addr    string
+		wantErr bool
+	}{
+		"unset":             {"", false},
+		"loopback":          {"127.0.0.1:9090", false},
+		"ipv6 loopback":     {"[::1]:9090", false},
+		"every interface":   {"0.0.0.0:9090", false},
+		"no host":           {":9090", true},
+		"no port":           {"127.0.0.1", true},
+		"port out of range": {"127.0.0.1:70000", true},
+		"port not a number": {"127.0.0.1:http", true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"METRICS_ADDR": tc.addr}))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "METRICS_ADDR:") {
+				t.Errorf("the error does not name METRICS_ADDR: %v", err)
+			}
+			if err == nil && c.MetricsAddr != tc.addr {
+				t.Errorf("MetricsAddr = %q, want %q", c.MetricsAddr, tc.addr)
+			}
+		})
+	}
+}

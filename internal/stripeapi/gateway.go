@@ -39,7 +39,8 @@ const (
 // Gateway is billing.Gateway over Stripe's API. It counts the calls it makes
 // per operation, which tests use to hold the store to its call budget.
 type Gateway struct {
-	api *client.API
+	api      *client.API
+	observer CallObserver
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -58,6 +59,8 @@ type Config struct {
 	// (with the same idempotency key); nil keeps stripe-go's default.
 	MaxNetworkRetries *int64
 	Logger            *slog.Logger
+	// Observer, when set, is told how every call ended and how long it took.
+	Observer CallObserver
 }
 
 // New returns a Gateway.
@@ -76,15 +79,25 @@ func New(cfg Config) *Gateway {
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, backendConfig)
 	return &Gateway{
-		api:   client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
-		calls: map[string]int{},
+		api:      client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
+		calls:    map[string]int{},
+		observer: cfg.Observer,
 	}
 }
 
-func (g *Gateway) count(op string) {
+// count counts a call as it starts and returns when it started, for observe.
+func (g *Gateway) count(op string) time.Time {
 	g.mu.Lock()
 	g.calls[op]++
 	g.mu.Unlock()
+	return time.Now()
+}
+
+// observe tells the observer how a call that started at start ended.
+func (g *Gateway) observe(op string, start time.Time, err error) {
+	if g.observer != nil {
+		g.observer.ObserveCall(op, Outcome(err), time.Since(start))
+	}
 }
 
 // Calls returns how many calls were made per operation.
@@ -123,11 +136,12 @@ func (g *Gateway) Operations() []string {
 
 // CreateCustomer creates a Stripe Customer for email.
 func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey string) (string, error) {
-	g.count(OpCreateCustomer)
+	start := g.count(OpCreateCustomer)
 	params := &stripe.CustomerParams{Email: stripe.String(email)}
 	params.Context = ctx
 	params.SetIdempotencyKey(idempotencyKey)
 	c, err := g.api.Customers.New(params)
+	g.observe(OpCreateCustomer, start, err)
 	if err != nil {
 		return "", gatewayError(OpCreateCustomer, err)
 	}
@@ -136,7 +150,7 @@ func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey stri
 
 // CreateSetupSession creates a Checkout Session in setup mode.
 func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSessionParams) (billing.CheckoutSession, error) {
-	g.count(OpCreateSession)
+	start := g.count(OpCreateSession)
 	params := &stripe.CheckoutSessionParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModeSetup)),
 		Currency:   stripe.String(p.Currency),
@@ -154,6 +168,7 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 		params.SetIdempotencyKey(p.IdempotencyKey)
 	}
 	s, err := g.api.CheckoutSessions.New(params)
+	g.observe(OpCreateSession, start, err)
 	if err != nil {
 		return billing.CheckoutSession{}, gatewayError(OpCreateSession, err)
 	}
@@ -178,13 +193,14 @@ func checkoutSession(s *stripe.CheckoutSession) billing.CheckoutSession {
 // PaymentIntent and their PaymentMethod expanded: one call where two or
 // three would otherwise be needed.
 func (g *Gateway) RetrieveSession(ctx context.Context, id string) (billing.SessionState, error) {
-	g.count(OpRetrieveSession)
+	start := g.count(OpRetrieveSession)
 	syncedAt := time.Now()
 	params := &stripe.CheckoutSessionParams{}
 	params.Context = ctx
 	params.AddExpand("setup_intent.payment_method")
 	params.AddExpand("payment_intent.payment_method")
 	s, err := g.api.CheckoutSessions.Get(id, params)
+	g.observe(OpRetrieveSession, start, err)
 	if err != nil {
 		return billing.SessionState{}, gatewayError(OpRetrieveSession, err)
 	}
@@ -238,7 +254,7 @@ func attemptID(metadata map[string]string) int64 {
 // attempt's idempotency key. A card error (402) comes back as an outcome
 // with its codes and the PaymentIntent Stripe left in requires_payment_method.
 func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionCharge) (billing.ChargeOutcome, error) {
-	g.count(OpCreatePaymentIntent)
+	start := g.count(OpCreatePaymentIntent)
 	params := &stripe.PaymentIntentParams{
 		Amount:        stripe.Int64(c.Money.Amount),
 		Currency:      stripe.String(c.Money.Currency),
@@ -251,6 +267,7 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 	params.SetIdempotencyKey(c.IdempotencyKey)
 	params.AddMetadata(metadataAttempt, strconv.FormatInt(c.AttemptID, 10))
 	pi, err := g.api.PaymentIntents.New(params)
+	g.observe(OpCreatePaymentIntent, start, err)
 	if err != nil {
 		var se *stripe.Error
 		if errors.As(err, &se) && se.Type == stripe.ErrorTypeCard {
@@ -271,10 +288,11 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 
 // PaymentIntent retrieves a PaymentIntent's outcome.
 func (g *Gateway) PaymentIntent(ctx context.Context, id string) (billing.ChargeOutcome, error) {
-	g.count(OpRetrievePaymentIntent)
+	start := g.count(OpRetrievePaymentIntent)
 	params := &stripe.PaymentIntentParams{}
 	params.Context = ctx
 	pi, err := g.api.PaymentIntents.Get(id, params)
+	g.observe(OpRetrievePaymentIntent, start, err)
 	if err != nil {
 		return billing.ChargeOutcome{}, gatewayError(OpRetrievePaymentIntent, err)
 	}
@@ -293,7 +311,7 @@ func paymentIntentOutcome(pi *stripe.PaymentIntent) billing.ChargeOutcome {
 // recovery link: the failed amount, for the same customer, saving the card
 // used for the next off-session charge.
 func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSessionParams) (billing.CheckoutSession, error) {
-	g.count(OpCreateSession)
+	start := g.count(OpCreateSession)
 	attempt := strconv.FormatInt(p.AttemptID, 10)
 	params := &stripe.CheckoutSessionParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModePayment)),
@@ -319,6 +337,7 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 		params.SetIdempotencyKey(p.IdempotencyKey)
 	}
 	s, err := g.api.CheckoutSessions.New(params)
+	g.observe(OpCreateSession, start, err)
 	if err != nil {
 		return billing.CheckoutSession{}, gatewayError(OpCreateSession, err)
 	}
@@ -327,12 +346,14 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 
 // SetDefaultPaymentMethod sets the Customer's invoice_settings.default_payment_method.
 func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID, paymentMethodID string) error {
-	g.count(OpUpdateCustomer)
+	start := g.count(OpUpdateCustomer)
 	params := &stripe.CustomerParams{
 		InvoiceSettings: &stripe.CustomerInvoiceSettingsParams{DefaultPaymentMethod: stripe.String(paymentMethodID)},
 	}
 	params.Context = ctx
-	if _, err := g.api.Customers.Update(stripeCustomerID, params); err != nil {
+	_, err := g.api.Customers.Update(stripeCustomerID, params)
+	g.observe(OpUpdateCustomer, start, err)
+	if err != nil {
 		return gatewayError(OpUpdateCustomer, err)
 	}
 	return nil
@@ -340,10 +361,12 @@ func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID,
 
 // DetachPaymentMethod detaches a card from its customer.
 func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID string) error {
-	g.count(OpDetachPaymentMethod)
+	start := g.count(OpDetachPaymentMethod)
 	params := &stripe.PaymentMethodDetachParams{}
 	params.Context = ctx
-	if _, err := g.api.PaymentMethods.Detach(paymentMethodID, params); err != nil {
+	_, err := g.api.PaymentMethods.Detach(paymentMethodID, params)
+	g.observe(OpDetachPaymentMethod, start, err)
+	if err != nil {
 		return gatewayError(OpDetachPaymentMethod, err)
 	}
 	return nil
@@ -351,10 +374,12 @@ func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID strin
 
 // AttachPaymentMethod attaches a payment method to a Stripe Customer.
 func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stripeCustomerID string) error {
-	g.count(OpAttachPaymentMethod)
+	start := g.count(OpAttachPaymentMethod)
 	params := &stripe.PaymentMethodAttachParams{Customer: stripe.String(stripeCustomerID)}
 	params.Context = ctx
-	if _, err := g.api.PaymentMethods.Attach(paymentMethodID, params); err != nil {
+	_, err := g.api.PaymentMethods.Attach(paymentMethodID, params)
+	g.observe(OpAttachPaymentMethod, start, err)
+	if err != nil {
 		return gatewayError(OpAttachPaymentMethod, err)
 	}
 	return nil
@@ -362,13 +387,14 @@ func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stri
 
 // SetupIntent retrieves a SetupIntent with its payment method and customer expanded.
 func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupIntentState, error) {
-	g.count(OpRetrieveSetupIntent)
+	start := g.count(OpRetrieveSetupIntent)
 	syncedAt := time.Now()
 	params := &stripe.SetupIntentParams{}
 	params.Context = ctx
 	params.AddExpand("payment_method")
 	params.AddExpand("customer")
 	si, err := g.api.SetupIntents.Get(id, params)
+	g.observe(OpRetrieveSetupIntent, start, err)
 	if err != nil {
 		return billing.SetupIntentState{}, gatewayError(OpRetrieveSetupIntent, err)
 	}
@@ -394,12 +420,13 @@ func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupInte
 
 // PaymentMethod retrieves a payment method with its customer expanded.
 func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.PaymentMethodState, error) {
-	g.count(OpRetrievePaymentMethod)
+	start := g.count(OpRetrievePaymentMethod)
 	syncedAt := time.Now()
 	params := &stripe.PaymentMethodParams{}
 	params.Context = ctx
 	params.AddExpand("customer")
 	pm, err := g.api.PaymentMethods.Get(id, params)
+	g.observe(OpRetrievePaymentMethod, start, err)
 	if err != nil {
 		return billing.PaymentMethodState{}, gatewayError(OpRetrievePaymentMethod, err)
 	}
@@ -408,10 +435,11 @@ func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.Payment
 
 // Event retrieves one event.
 func (g *Gateway) Event(ctx context.Context, id string) (billing.Event, error) {
-	g.count(OpRetrieveEvent)
+	start := g.count(OpRetrieveEvent)
 	params := &stripe.EventParams{}
 	params.Context = ctx
 	e, err := g.api.Events.Get(id, params)
+	g.observe(OpRetrieveEvent, start, err)
 	if err != nil {
 		return billing.Event{}, gatewayError(OpRetrieveEvent, err)
 	}
@@ -424,7 +452,7 @@ func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []strin
 	var events []billing.Event
 	startingAfter := ""
 	for {
-		g.count(OpListEvents)
+		start := g.count(OpListEvents)
 		params := &stripe.EventListParams{
 			CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
 			Types:        stripe.StringSlice(types),
@@ -446,7 +474,9 @@ func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []strin
 			events = append(events, e)
 			startingAfter = e.ID
 		}
-		if err := iter.Err(); err != nil {
+		err := iter.Err()
+		g.observe(OpListEvents, start, err)
+		if err != nil {
 			return nil, gatewayError(OpListEvents, err)
 		}
 		if list := iter.EventList(); page == 0 || list == nil || !list.HasMore {

@@ -12,7 +12,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
@@ -98,8 +101,12 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		db = pg.NewDB(t)
 	}
 	h := &harness{t: t, db: db, emu: stripe.emu, stripeServer: stripe.server, stripeDown: &stripe.down}
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Sources{Pool: db.Pool(), LastEventReceivedAt: db.LastEventReceivedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
 	noRetries := int64(0)
-	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries})
+	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries, Observer: m})
 	var handler http.Handler
 	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.store.Close)
@@ -108,11 +115,11 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		t.Fatal(err)
 	}
 	h.svc = billing.NewService(h.db, h.gateway, billing.Options{
-		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key,
+		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Observer: m,
 	})
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,
-		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log,
+		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log, Requests: m, Metrics: m.Handler(),
 	})
 	if err != nil {
 		t.Fatal(err)

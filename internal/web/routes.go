@@ -15,6 +15,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(middleware.RequestID)
 	r.Use(resolveClient(s.trustedProxies))
 	r.Use(requestLogger(s.log))
+	r.Use(s.countRequests)
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders(s.https))
 	r.Use(http.NewCrossOriginProtection().Handler)
@@ -44,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	r.Post("/webhook", s.webhook)
+	r.With(adminAuth(s.adminPassword)).Get("/metrics", s.metrics.ServeHTTP)
 
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(adminAuth(s.adminPassword))

@@ -34,6 +34,16 @@ type Options struct {
 	// Assets holds templates/*.html and static/*.
 	Assets fs.FS
 	Logger *slog.Logger
+	// Requests, when set, is told of every answered request.
+	Requests RequestObserver
+	// Metrics serves GET /metrics to staff; nil: the route is a 404.
+	Metrics http.Handler
+}
+
+// RequestObserver counts requests (metrics). route is chi's route pattern,
+// never the path, and empty when no route matched.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, took time.Duration)
 }
 
 // WebhookVerifier checks a webhook's signature and parses its event.
@@ -52,6 +62,8 @@ type Server struct {
 	pages          map[string]*template.Template
 	static         fs.FS
 	log            *slog.Logger
+	requests       RequestObserver
+	metrics        http.Handler
 }
 
 // pageNames are the templates rendered inside the layout; all are parsed at
@@ -82,6 +94,11 @@ func NewServer(opts Options) (*Server, error) {
 		pages:          map[string]*template.Template{},
 		static:         static,
 		log:            log,
+		requests:       opts.Requests,
+		metrics:        opts.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = http.NotFoundHandler()
 	}
 	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when}
 	for _, name := range pageNames {
