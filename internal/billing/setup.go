@@ -96,6 +96,7 @@ func (s *Service) recordReturn(ctx context.Context, sessionID, mode string) (pen
 	if err := s.store.Apply(ctx, "", effect, false); err != nil {
 		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
+	s.refundDuplicatesOf(ctx, effect)
 	return false, SessionComplete, nil
 }
 

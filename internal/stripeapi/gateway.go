@@ -34,12 +34,21 @@ const (
 	OpRetrievePaymentIntent = "payment_intents.retrieve"
 	OpUpdateCustomer        = "customers.update"
 	OpDetachPaymentMethod   = "payment_methods.detach"
+	OpExpireSession         = "checkout.sessions.expire"
+	OpCreateRefund          = "refunds.create"
 )
+
+// DefaultTimeout is the budget of one Stripe call, stripe-go's retries
+// included, when Config.Timeout is zero. It is well inside the web server's
+// write timeout, so a request whose Stripe call runs out still has time to
+// answer (an attempt page saying processing, or an error page).
+const DefaultTimeout = 10 * time.Second
 
 // Gateway is billing.Gateway over Stripe's API. It counts the calls it makes
 // per operation, which tests use to hold the store to its call budget.
 type Gateway struct {
-	api *client.API
+	api     *client.API
+	timeout time.Duration
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -52,8 +61,11 @@ type Config struct {
 	SecretKey string
 	// APIBase overrides Stripe's API URL (stripe-mock, the emulator).
 	APIBase string
-	// HTTPClient defaults to one with a 30 second timeout.
+	// HTTPClient defaults to one whose timeout is Timeout.
 	HTTPClient *http.Client
+	// Timeout is the deadline of each call, retries included (stripe-go stops
+	// retrying once it passes); zero means DefaultTimeout.
+	Timeout time.Duration
 	// MaxNetworkRetries is how often stripe-go retries a failed request
 	// (with the same idempotency key); nil keeps stripe-go's default.
 	MaxNetworkRetries *int64
@@ -62,9 +74,13 @@ type Config struct {
 
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: 30 * time.Second}
+		httpClient = &http.Client{Timeout: timeout}
 	}
 	backendConfig := &stripe.BackendConfig{
 		HTTPClient:        httpClient,
@@ -76,16 +92,23 @@ func New(cfg Config) *Gateway {
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, backendConfig)
 	return &Gateway{
-		api:   client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
-		calls: map[string]int{},
+		api:     client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
+		timeout: timeout,
+		calls:   map[string]int{},
 	}
 }
 
-func (g *Gateway) count(op string) {
+// call counts a call of op and gives it its deadline: the caller's, or the
+// gateway's budget from now if that comes first.
+func (g *Gateway) call(ctx context.Context, op string) (context.Context, context.CancelFunc) {
 	g.mu.Lock()
 	g.calls[op]++
 	g.mu.Unlock()
+	return context.WithTimeout(ctx, g.timeout)
 }
+
+// Timeout is the budget of each call.
+func (g *Gateway) Timeout() time.Duration { return g.timeout }
 
 // Calls returns how many calls were made per operation.
 func (g *Gateway) Calls() map[string]int {
@@ -123,7 +146,8 @@ func (g *Gateway) Operations() []string {
 
 // CreateCustomer creates a Stripe Customer for email.
 func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey string) (string, error) {
-	g.count(OpCreateCustomer)
+	ctx, cancel := g.call(ctx, OpCreateCustomer)
+	defer cancel()
 	params := &stripe.CustomerParams{Email: stripe.String(email)}
 	params.Context = ctx
 	params.SetIdempotencyKey(idempotencyKey)
@@ -136,7 +160,8 @@ func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey stri
 
 // CreateSetupSession creates a Checkout Session in setup mode.
 func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSessionParams) (billing.CheckoutSession, error) {
-	g.count(OpCreateSession)
+	ctx, cancel := g.call(ctx, OpCreateSession)
+	defer cancel()
 	params := &stripe.CheckoutSessionParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModeSetup)),
 		Currency:   stripe.String(p.Currency),
@@ -175,7 +200,8 @@ func checkoutSession(s *stripe.CheckoutSession) billing.CheckoutSession {
 // PaymentIntent and their PaymentMethod expanded: one call where two or
 // three would otherwise be needed.
 func (g *Gateway) RetrieveSession(ctx context.Context, id string) (billing.SessionState, error) {
-	g.count(OpRetrieveSession)
+	ctx, cancel := g.call(ctx, OpRetrieveSession)
+	defer cancel()
 	syncedAt := time.Now()
 	params := &stripe.CheckoutSessionParams{}
 	params.Context = ctx
@@ -235,7 +261,8 @@ func attemptID(metadata map[string]string) int64 {
 // attempt's idempotency key. A card error (402) comes back as an outcome
 // with its codes and the PaymentIntent Stripe left in requires_payment_method.
 func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionCharge) (billing.ChargeOutcome, error) {
-	g.count(OpCreatePaymentIntent)
+	ctx, cancel := g.call(ctx, OpCreatePaymentIntent)
+	defer cancel()
 	params := &stripe.PaymentIntentParams{
 		Amount:        stripe.Int64(c.Money.Amount),
 		Currency:      stripe.String(c.Money.Currency),
@@ -268,7 +295,8 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 
 // PaymentIntent retrieves a PaymentIntent's outcome.
 func (g *Gateway) PaymentIntent(ctx context.Context, id string) (billing.ChargeOutcome, error) {
-	g.count(OpRetrievePaymentIntent)
+	ctx, cancel := g.call(ctx, OpRetrievePaymentIntent)
+	defer cancel()
 	params := &stripe.PaymentIntentParams{}
 	params.Context = ctx
 	pi, err := g.api.PaymentIntents.Get(id, params)
@@ -290,7 +318,8 @@ func paymentIntentOutcome(pi *stripe.PaymentIntent) billing.ChargeOutcome {
 // recovery link: the failed amount, for the same customer, saving the card
 // used for the next off-session charge.
 func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSessionParams) (billing.CheckoutSession, error) {
-	g.count(OpCreateSession)
+	ctx, cancel := g.call(ctx, OpCreateSession)
+	defer cancel()
 	attempt := strconv.FormatInt(p.AttemptID, 10)
 	params := &stripe.CheckoutSessionParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModePayment)),
@@ -324,7 +353,8 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 
 // SetDefaultPaymentMethod sets the Customer's invoice_settings.default_payment_method.
 func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID, paymentMethodID string) error {
-	g.count(OpUpdateCustomer)
+	ctx, cancel := g.call(ctx, OpUpdateCustomer)
+	defer cancel()
 	params := &stripe.CustomerParams{
 		InvoiceSettings: &stripe.CustomerInvoiceSettingsParams{DefaultPaymentMethod: stripe.String(paymentMethodID)},
 	}
@@ -337,7 +367,8 @@ func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID,
 
 // DetachPaymentMethod detaches a card from its customer.
 func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID string) error {
-	g.count(OpDetachPaymentMethod)
+	ctx, cancel := g.call(ctx, OpDetachPaymentMethod)
+	defer cancel()
 	params := &stripe.PaymentMethodDetachParams{}
 	params.Context = ctx
 	if _, err := g.api.PaymentMethods.Detach(paymentMethodID, params); err != nil {
@@ -346,9 +377,61 @@ func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID strin
 	return nil
 }
 
+// ExpireSession expires an open Checkout Session, so that nobody can pay it
+// any more. Stripe refuses (400) to expire a session that is not open.
+func (g *Gateway) ExpireSession(ctx context.Context, id string) (billing.SessionState, error) {
+	ctx, cancel := g.call(ctx, OpExpireSession)
+	defer cancel()
+	syncedAt := time.Now()
+	params := &stripe.CheckoutSessionExpireParams{}
+	params.Context = ctx
+	s, err := g.api.CheckoutSessions.Expire(id, params)
+	if err != nil {
+		return billing.SessionState{}, gatewayError(OpExpireSession, err)
+	}
+	state := billing.SessionState{
+		ID:            s.ID,
+		Mode:          string(s.Mode),
+		Status:        string(s.Status),
+		PaymentStatus: string(s.PaymentStatus),
+		Currency:      string(s.Currency),
+		AttemptID:     attemptID(s.Metadata),
+		SyncedAt:      syncedAt,
+	}
+	if s.Customer != nil {
+		state.StripeCustomerID = s.Customer.ID
+	}
+	if s.PaymentIntent != nil {
+		state.PaymentIntentID = s.PaymentIntent.ID
+	}
+	return state, nil
+}
+
+// RefundPayment refunds a PaymentIntent in full, once per idempotency key.
+func (g *Gateway) RefundPayment(ctx context.Context, paymentIntentID, idempotencyKey string) (billing.Refund, error) {
+	ctx, cancel := g.call(ctx, OpCreateRefund)
+	defer cancel()
+	params := &stripe.RefundParams{
+		PaymentIntent: stripe.String(paymentIntentID),
+		Reason:        stripe.String(string(stripe.RefundReasonDuplicate)),
+	}
+	params.Context = ctx
+	params.SetIdempotencyKey(idempotencyKey)
+	r, err := g.api.Refunds.New(params)
+	if err != nil {
+		return billing.Refund{}, gatewayError(OpCreateRefund, err)
+	}
+	out := billing.Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount}
+	if r.PaymentIntent != nil {
+		out.PaymentIntentID = r.PaymentIntent.ID
+	}
+	return out, nil
+}
+
 // AttachPaymentMethod attaches a payment method to a Stripe Customer.
 func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stripeCustomerID string) error {
-	g.count(OpAttachPaymentMethod)
+	ctx, cancel := g.call(ctx, OpAttachPaymentMethod)
+	defer cancel()
 	params := &stripe.PaymentMethodAttachParams{Customer: stripe.String(stripeCustomerID)}
 	params.Context = ctx
 	if _, err := g.api.PaymentMethods.Attach(paymentMethodID, params); err != nil {
@@ -359,7 +442,8 @@ func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stri
 
 // SetupIntent retrieves a SetupIntent with its payment method and customer expanded.
 func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupIntentState, error) {
-	g.count(OpRetrieveSetupIntent)
+	ctx, cancel := g.call(ctx, OpRetrieveSetupIntent)
+	defer cancel()
 	syncedAt := time.Now()
 	params := &stripe.SetupIntentParams{}
 	params.Context = ctx
@@ -391,7 +475,8 @@ func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupInte
 
 // PaymentMethod retrieves a payment method with its customer expanded.
 func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.PaymentMethodState, error) {
-	g.count(OpRetrievePaymentMethod)
+	ctx, cancel := g.call(ctx, OpRetrievePaymentMethod)
+	defer cancel()
 	syncedAt := time.Now()
 	params := &stripe.PaymentMethodParams{}
 	params.Context = ctx
@@ -405,7 +490,8 @@ func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.Payment
 
 // Event retrieves one event.
 func (g *Gateway) Event(ctx context.Context, id string) (billing.Event, error) {
-	g.count(OpRetrieveEvent)
+	ctx, cancel := g.call(ctx, OpRetrieveEvent)
+	defer cancel()
 	params := &stripe.EventParams{}
 	params.Context = ctx
 	e, err := g.api.Events.Get(id, params)
@@ -421,12 +507,13 @@ func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []strin
 	var events []billing.Event
 	startingAfter := ""
 	for {
-		g.count(OpListEvents)
+		// Each page is one call with a budget of its own.
+		pageCtx, cancel := g.call(ctx, OpListEvents)
 		params := &stripe.EventListParams{
 			CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
 			Types:        stripe.StringSlice(types),
 		}
-		params.Context = ctx
+		params.Context = pageCtx
 		params.Limit = stripe.Int64(100)
 		params.Single = true
 		if startingAfter != "" {
@@ -434,14 +521,18 @@ func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []strin
 		}
 		iter := g.api.Events.List(params)
 		page := 0
-		for iter.Next() {
+		var decodeErr error
+		for decodeErr == nil && iter.Next() {
 			page++
-			e, err := event(iter.Event())
-			if err != nil {
-				return nil, err
+			var e billing.Event
+			if e, decodeErr = event(iter.Event()); decodeErr == nil {
+				events = append(events, e)
+				startingAfter = e.ID
 			}
-			events = append(events, e)
-			startingAfter = e.ID
+		}
+		cancel()
+		if decodeErr != nil {
+			return nil, decodeErr
 		}
 		if err := iter.Err(); err != nil {
 			return nil, gatewayError(OpListEvents, err)
