@@ -108,7 +108,7 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		t.Fatal(err)
 	}
 	h.svc = billing.NewService(h.db, h.gateway, billing.Options{
-		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key,
+		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log,
 	})
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,
