@@ -213,8 +213,13 @@ func (s *Service) retireRecoverySession(ctx context.Context, attempt ChargeAttem
 // that it cannot be paid; a failure is logged (a payment through it would be
 // refunded as a duplicate).
 func (s *Service) expireUnused(ctx context.Context, id string) {
-	if _, err := s.gateway.ExpireSession(context.WithoutCancel(ctx), id); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.gateway.ExpireSession(ctx, id); err != nil {
 		s.log.Warn("could not expire an unused recovery session", "session_id", id, "err", err)
+		return
+	}
+	if err := s.store.Apply(ctx, "", Effect{ExpiredSessions: []string{id}}, false); err != nil {
+		s.log.Warn("record an unused recovery session expired", "session_id", id, "err", err)
 	}
 }
 

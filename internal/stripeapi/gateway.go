@@ -107,9 +107,6 @@ func (g *Gateway) call(ctx context.Context, op string) (context.Context, context
 	return context.WithTimeout(ctx, g.timeout)
 }
 
-// Timeout is the budget of each call.
-func (g *Gateway) Timeout() time.Duration { return g.timeout }
-
 // Calls returns how many calls were made per operation.
 func (g *Gateway) Calls() map[string]int {
 	g.mu.Lock()
