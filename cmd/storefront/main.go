@@ -122,7 +122,7 @@ func openStore(ctx context.Context, getenv func(string) string) (config.Config, 
 func openDatabase(ctx context.Context, cfg config.Config) (*postgres.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	db, err := postgres.OpenWith(ctx, cfg.DatabaseURL, postgres.Options{PoolSize: cfg.DatabasePoolSize})
 	if err != nil {
 		return nil, fmt.Errorf("%w\n(is PostgreSQL running? set DATABASE_URL to point at it)", err)
 	}

@@ -34,7 +34,7 @@ func operatorService(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	gateway := stripeapi.New(stripeapi.Config{SecretKey: key, APIBase: cfg.StripeAPIBase, Logger: log})
+	gateway := stripeapi.New(stripeapi.Config{SecretKey: key, APIBase: cfg.StripeAPIBase, Timeout: cfg.StripeTimeout, Logger: log})
 	svc, err := newService(ctx, cfg, db, gateway, nil, log)
 	if err != nil {
 		db.Close()

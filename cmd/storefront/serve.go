@@ -102,7 +102,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		listener.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	gateway := stripeapi.New(stripeapi.Config{SecretKey: stripeCfg.secretKey, APIBase: stripeCfg.apiBase, Logger: log, Observer: m})
+	gateway := stripeapi.New(stripeapi.Config{SecretKey: stripeCfg.secretKey, APIBase: stripeCfg.apiBase, Timeout: cfg.StripeTimeout, Logger: log, Observer: m})
 	svc, err := newService(ctx, cfg, db, gateway, m, log)
 	if err != nil {
 		listener.Close()
@@ -143,7 +143,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout(cfg.StripeTimeout),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -165,8 +165,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	drain := requestBudget(cfg.StripeTimeout)
+	log.Info("shutting down: draining requests", "drain", drain.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -200,6 +201,26 @@ func serveMetrics(addr string, handler http.Handler, errc chan<- error) (*http.S
 		}
 	}()
 	return srv, nil
+}
+
+// maxStripeCallsPerRequest is the most Stripe calls one request makes one
+// after another: a recovery link expires the old session, reads it back and
+// makes a new one; a return page reads the session, sets the default card
+// and refunds a duplicate.
+const maxStripeCallsPerRequest = 4
+
+// requestBudget is the longest a request can take: its Stripe calls in a row,
+// each at its deadline, and a margin for the database, rendering and
+// stripe-go's pauses between retries. Shutdown drains for this long, so a
+// SIGTERM during a Stripe call lets the call finish and the request answer.
+func requestBudget(stripeTimeout time.Duration) time.Duration {
+	return maxStripeCallsPerRequest*stripeTimeout + 10*time.Second
+}
+
+// writeTimeout is comfortably longer than any request's budget, so an answer
+// is never cut off (the admin would see an empty reply while the log says 303).
+func writeTimeout(stripeTimeout time.Duration) time.Duration {
+	return requestBudget(stripeTimeout) + 10*time.Second
 }
 
 // newService wires billing with the secrets every replica shares.

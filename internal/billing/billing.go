@@ -125,8 +125,43 @@ type ChargeAttempt struct {
 	DeclineCode       string
 	FailureMessage    string
 	RecoverySessionID string
-	RecoveredAt       time.Time
-	CreatedAt         time.Time
+	// RecoveredPaymentIntentID is the PaymentIntent that paid a recovered attempt.
+	RecoveredPaymentIntentID string
+	RecoveredAt              time.Time
+	CreatedAt                time.Time
+	// DuplicatePayments counts payments that arrived after the attempt was
+	// paid; DuplicatesRefunded, those of them refunded on Stripe so far.
+	DuplicatePayments  int
+	DuplicatesRefunded int
+}
+
+// Paid tells whether the attempt's money has been received: charged, or paid
+// through the recovery link. Any further payment for it is refunded.
+func (a ChargeAttempt) Paid() bool {
+	return a.Status == ChargeSucceeded || a.Status == ChargeRecovered
+}
+
+// Recovery refund statuses.
+const (
+	RefundPending  = "pending"
+	RefundRefunded = "refunded"
+)
+
+// RecoveryRefund is a payment that arrived for an attempt already paid
+// through another PaymentIntent (a second recovery session, paid before it
+// could be expired). It is refunded automatically and shown, never kept.
+type RecoveryRefund struct {
+	ID              int64
+	ChargeAttemptID int64
+	SessionID       string
+	PaymentIntentID string
+	Money           Money
+	Status          string
+	RefundID        string
+	Attempts        int
+	LastError       string
+	CreatedAt       time.Time
+	RefundedAt      time.Time
 }
 
 // Recoverable tells whether the customer can still pay this attempt through a recovery link.

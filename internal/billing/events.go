@@ -75,6 +75,9 @@ func (s *Service) apply(ctx context.Context, e Event, reapply bool) (bool, error
 		if errors.Is(err, ErrAlreadyApplied) {
 			return false, nil
 		}
+		if err == nil {
+			s.refundDuplicatesOf(ctx, effect)
+		}
 	}
 	if err != nil {
 		// Record on a context that outlives a cancelled request.
@@ -262,6 +265,8 @@ func (s *Service) Sync(ctx context.Context, window time.Duration) (SyncReport, e
 		return report, fmt.Errorf("sync: %w", err)
 	}
 	report.Found = len(events)
+	// Duplicate payments whose refund failed before are tried again.
+	defer s.refundDuplicates(ctx, 0)
 	for _, e := range events {
 		applied, err := s.store.RecordEvent(ctx, e)
 		if err != nil {

@@ -9,11 +9,12 @@ import (
 type Store interface {
 	// CustomerByEmail returns the customer with this normalised email, or ErrNotFound.
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
-	// EnsureStripeCustomer returns the customer with this email, creating the
-	// row if needed and, when it has no Stripe Customer yet, calling create
-	// with CustomerIdempotencyKey(email) while holding a lock on the row, so
-	// that concurrent callers make one Stripe Customer. If create fails,
-	// nothing is written. create must not use the Store.
+	// EnsureStripeCustomer returns the customer with this email and, when it
+	// has no Stripe Customer yet, calls create with CustomerIdempotencyKey(email)
+	// and links what it returns. create runs with no transaction open (a slow
+	// Stripe holds no lock or connection); concurrent callers send the same
+	// key, so Stripe gives them one Customer, and the first link stays. If
+	// create fails, nothing is written. create must not use the Store.
 	EnsureStripeCustomer(ctx context.Context, email string, create func(ctx context.Context, email, idempotencyKey string) (string, error)) (Customer, error)
 	// CreateCheckoutSession records a session Stripe created.
 	CreateCheckoutSession(ctx context.Context, s CheckoutSession) error
@@ -67,17 +68,32 @@ type Store interface {
 	ChargeAttemptOfSession(ctx context.Context, sessionID string) (ChargeAttempt, error)
 	// CustomerChargeAttempts returns a customer's attempts, newest first.
 	CustomerChargeAttempts(ctx context.Context, customerID int64) ([]ChargeAttempt, error)
-	// EnsureRecoverySession returns the open recovery session of an attempt,
-	// or calls create while holding a lock on the attempt and records the
-	// session it returns. create must not use the Store.
-	EnsureRecoverySession(ctx context.Context, attemptID int64, now time.Time, create func(ctx context.Context) (CheckoutSession, error)) (CheckoutSession, error)
+	// RecordRecoverySession makes s, just created on Stripe to replace the
+	// session named replaced ("" for the first), the attempt's recovery
+	// session, unless another caller replaced it first or the attempt is no
+	// longer payable (ErrAlreadyPaid). It returns the attempt's session
+	// afterwards: s, or the one that won.
+	RecordRecoverySession(ctx context.Context, attemptID int64, replaced string, s CheckoutSession) (CheckoutSession, error)
+	// RecoveryRefunds returns the duplicate payments of an attempt, oldest first.
+	RecoveryRefunds(ctx context.Context, attemptID int64) ([]RecoveryRefund, error)
+	// RecoveryRefundOfSession returns the duplicate payment a session made, or ErrNotFound.
+	RecoveryRefundOfSession(ctx context.Context, sessionID string) (RecoveryRefund, error)
+	// PendingRecoveryRefunds returns duplicate payments not yet refunded: an
+	// attempt's, or with attemptID 0 every attempt's.
+	PendingRecoveryRefunds(ctx context.Context, attemptID int64) ([]RecoveryRefund, error)
+	// FinishRecoveryRefund records a refund made on Stripe (refundID), or
+	// with refundID "" the failure that leaves it pending.
+	FinishRecoveryRefund(ctx context.Context, id int64, refundID, failure string) error
 
 	// Notifications returns the newest notifications, for the admin's outbox.
 	Notifications(ctx context.Context, limit int) ([]Notification, error)
-	// ClaimNotification locks the oldest unsent notification for sending and
-	// calls send; a replica that sees it locked moves on. It returns false
-	// when there is nothing to send.
-	ClaimNotification(ctx context.Context, send func(Notification) error) (bool, error)
+	// ClaimNotification leases the oldest unsent notification to this sender
+	// for lease; another replica skips it until it is recorded or the lease
+	// runs out. It returns false when there is nothing to send.
+	ClaimNotification(ctx context.Context, lease time.Duration) (Notification, bool, error)
+	// NotificationSent records the outcome of a claimed send (sendErr nil:
+	// sent) and ends its lease.
+	NotificationSent(ctx context.Context, id int64, sendErr error) error
 
 	// Secret returns the named shared secret, creating it on first use.
 	Secret(ctx context.Context, name string) ([]byte, error)
@@ -153,6 +169,20 @@ type Gateway interface {
 	SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID, paymentMethodID string) error
 	// DetachPaymentMethod detaches a card from its customer.
 	DetachPaymentMethod(ctx context.Context, paymentMethodID string) error
+	// ExpireSession expires an open Checkout Session so that it can no
+	// longer be paid. A session that is not open is a *GatewayError (400).
+	ExpireSession(ctx context.Context, id string) (SessionState, error)
+	// RefundPayment refunds a PaymentIntent in full. The idempotency key
+	// makes every repeat answer with the same refund.
+	RefundPayment(ctx context.Context, paymentIntentID, idempotencyKey string) (Refund, error)
+}
+
+// Refund is a refund as Stripe answered it.
+type Refund struct {
+	ID              string
+	Status          string
+	PaymentIntentID string
+	Amount          int64
 }
 
 // OffSessionCharge is a charge of a saved card without the customer present.

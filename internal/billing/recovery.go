@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -70,10 +71,26 @@ func (s *Service) verifyRecoveryToken(token string) (int64, error) {
 	return attemptID, nil
 }
 
+// ErrPaymentProcessing is a recovery whose payment Stripe has taken but not
+// yet confirmed (an asynchronous payment method): no new session is made.
+var ErrPaymentProcessing = errors.New("this payment is being processed")
+
+// sessionReuseMargin is how long a stored recovery session must still be open
+// to be handed out again: one about to expire under the customer is replaced.
+const sessionReuseMargin = 10 * time.Minute
+
 // StartRecovery turns a recovery link into the URL of a payment-mode
 // Checkout Session for the failed amount: the open one if the customer
 // already started, else a new one. An expired, tampered or paid link is an
 // error the customer is shown; it never leads to a second payment.
+//
+// Exactly one session of an attempt can be paid at a time: before a new one
+// is made, the previous one is expired on Stripe, whatever our copy says of
+// it (near its expiry, marked expired, or never recorded). If Stripe says it
+// was paid meanwhile, that payment is recorded instead and no session is
+// made. No transaction is open during the Stripe calls; concurrent clicks
+// converge because the create call's idempotency key is derived from the
+// session it replaces, and the record is a guarded update.
 func (s *Service) StartRecovery(ctx context.Context, token string) (string, error) {
 	attemptID, err := s.verifyRecoveryToken(token)
 	if err != nil {
@@ -86,41 +103,189 @@ func (s *Service) StartRecovery(ctx context.Context, token string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("recovery of attempt %d: %w", attemptID, err)
 	}
-	if attempt.Status == ChargeRecovered || attempt.Status == ChargeSucceeded {
+	if attempt.Paid() {
 		return "", ErrAlreadyPaid
 	}
 	if !attempt.Recoverable() {
 		return "", ErrLinkInvalid
 	}
-	session, err := s.store.EnsureRecoverySession(ctx, attempt.ID, s.now(), func(ctx context.Context) (CheckoutSession, error) {
-		created, err := s.gateway.CreatePaymentSession(ctx, PaymentSessionParams{
-			AttemptID:        attempt.ID,
-			StripeCustomerID: attempt.StripeCustomerID,
-			Money:            attempt.Money,
-			Description:      fmt.Sprintf("Payment %d", attempt.ID),
-			SuccessURL:       s.baseURL + "/pay/complete?session_id={CHECKOUT_SESSION_ID}",
-			CancelURL:        s.baseURL + "/pay/" + token,
-			IdempotencyKey:   newIdempotencyKey(),
-		})
-		if err != nil {
-			return CheckoutSession{}, err
+	replaced := attempt.RecoverySessionID
+	if replaced != "" {
+		current, err := s.store.CheckoutSession(ctx, replaced)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return "", fmt.Errorf("recovery of attempt %d: %w", attemptID, err)
 		}
-		created.CustomerID = attempt.CustomerID
-		created.Mode = ModePayment
-		created.Status = SessionOpen
-		created.Currency = attempt.Money.Currency
-		return created, nil
+		if err == nil && current.Status == SessionOpen && current.URL != "" &&
+			(current.ExpiresAt.IsZero() || current.ExpiresAt.After(s.now().Add(sessionReuseMargin))) {
+			return current.URL, nil
+		}
+		if err := s.retireRecoverySession(ctx, attempt, replaced); err != nil {
+			return "", err
+		}
+	}
+	created, err := s.gateway.CreatePaymentSession(ctx, PaymentSessionParams{
+		AttemptID:        attempt.ID,
+		StripeCustomerID: attempt.StripeCustomerID,
+		Money:            attempt.Money,
+		Description:      fmt.Sprintf("Payment %d", attempt.ID),
+		SuccessURL:       s.baseURL + "/pay/complete?session_id={CHECKOUT_SESSION_ID}",
+		// The attempt's own link, not the one clicked: the create call must
+		// send the same parameters each time for its idempotency key to hold.
+		CancelURL:      s.baseURL + "/pay/" + s.recoveryToken(attempt.ID, attempt.CreatedAt.Add(RecoveryLinkTTL)),
+		IdempotencyKey: recoverySessionKey(attempt.ID, replaced),
 	})
 	if err != nil {
 		return "", fmt.Errorf("recovery of attempt %d: %w", attemptID, err)
 	}
+	created.CustomerID = attempt.CustomerID
+	created.Mode = ModePayment
+	created.Status = SessionOpen
+	created.Currency = attempt.Money.Currency
+	session, err := s.store.RecordRecoverySession(ctx, attempt.ID, replaced, created)
+	if errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrLinkInvalid) {
+		s.expireUnused(ctx, created.ID)
+		return "", err
+	}
+	if err != nil {
+		return "", fmt.Errorf("recovery of attempt %d: %w", attemptID, err)
+	}
+	if session.ID != created.ID {
+		// Another click replaced the session first: ours must not stay payable.
+		s.expireUnused(ctx, created.ID)
+		if session.Status != SessionOpen || session.URL == "" {
+			return "", fmt.Errorf("recovery of attempt %d: session %s is %s: %w", attemptID, session.ID, session.Status, ErrPaymentProcessing)
+		}
+	}
 	return session.URL, nil
+}
+
+// recoverySessionKey is the idempotency key of the session that replaces
+// replaced: concurrent clicks, and a retry after a crash between Stripe's
+// answer and our record, get the same session instead of a second one.
+func recoverySessionKey(attemptID int64, replaced string) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("recovery|%d|%s", attemptID, replaced)))
+	return "recovery-" + hex.EncodeToString(sum[:16])
+}
+
+// retireRecoverySession expires an attempt's previous session on Stripe
+// before another is made. A session Stripe says was paid is recorded, and
+// the customer is told it is paid; only an expired (or unknown) one lets a
+// new session be made.
+func (s *Service) retireRecoverySession(ctx context.Context, attempt ChargeAttempt, id string) error {
+	state, err := s.gateway.ExpireSession(ctx, id)
+	var gatewayErr *GatewayError
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		return nil // never made on Stripe: nothing can pay it
+	case errors.As(err, &gatewayErr) && gatewayErr.HTTPStatus == 400:
+		// Not open any more: Stripe's own copy says whether it was paid.
+		state, err = s.gateway.RetrieveSession(ctx, id)
+		if err != nil {
+			return fmt.Errorf("recovery of attempt %d: session %s: %w", attempt.ID, id, err)
+		}
+	default:
+		return fmt.Errorf("recovery of attempt %d: expire session %s: %w", attempt.ID, id, err)
+	}
+	switch state.Status {
+	case SessionExpired:
+		if err := s.store.Apply(ctx, "", Effect{ExpiredSessions: []string{id}}, false); err != nil {
+			return fmt.Errorf("recovery of attempt %d: %w", attempt.ID, err)
+		}
+		return nil
+	case SessionComplete:
+		if state.PaymentStatus != "paid" {
+			return ErrPaymentProcessing
+		}
+		if state.PaymentIntentID == "" {
+			// The expire answer does not expand the PaymentIntent; the retrieve does.
+			if state, err = s.gateway.RetrieveSession(ctx, id); err != nil {
+				return fmt.Errorf("recovery of attempt %d: session %s: %w", attempt.ID, id, err)
+			}
+		}
+		effect, err := s.paymentEffect(ctx, state)
+		if err == nil {
+			err = s.store.Apply(ctx, "", effect, false)
+		}
+		if err != nil {
+			return fmt.Errorf("recovery of attempt %d: record the payment of %s: %w", attempt.ID, id, err)
+		}
+		s.refundDuplicates(ctx, attempt.ID)
+		return ErrAlreadyPaid
+	default:
+		return fmt.Errorf("recovery of attempt %d: session %s is %q after expiring it", attempt.ID, id, state.Status)
+	}
+}
+
+// expireUnused expires a session this call made but could not hand out, so
+// that it cannot be paid; a failure is logged (a payment through it would be
+// refunded as a duplicate).
+func (s *Service) expireUnused(ctx context.Context, id string) {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.gateway.ExpireSession(ctx, id); err != nil {
+		s.log.Warn("could not expire an unused recovery session", "session_id", id, "err", err)
+		return
+	}
+	if err := s.store.Apply(ctx, "", Effect{ExpiredSessions: []string{id}}, false); err != nil {
+		s.log.Warn("record an unused recovery session expired", "session_id", id, "err", err)
+	}
+}
+
+// refundDuplicates refunds, on Stripe, the payments recorded as duplicates
+// of an attempt (attemptID 0: of every attempt) and records each refund. The
+// key derived from the PaymentIntent makes a repeat, from any replica,
+// refund once. A failure stays pending, shown to the admin, for the next
+// return page, webhook or sync.
+func (s *Service) refundDuplicates(ctx context.Context, attemptID int64) {
+	ctx = context.WithoutCancel(ctx)
+	pending, err := s.store.PendingRecoveryRefunds(ctx, attemptID)
+	if err != nil {
+		s.log.Error("duplicate payments to refund", "attempt_id", attemptID, "err", err)
+		return
+	}
+	for _, r := range pending {
+		s.log.Warn("a payment arrived for a charge already paid; refunding it",
+			"attempt_id", r.ChargeAttemptID, "payment_intent_id", r.PaymentIntentID, "session_id", r.SessionID, "amount", r.Money.String())
+		refund, err := s.gateway.RefundPayment(ctx, r.PaymentIntentID, "refund-duplicate-"+r.PaymentIntentID)
+		var gatewayErr *GatewayError
+		if errors.As(err, &gatewayErr) && gatewayErr.Code == "charge_already_refunded" {
+			refund, err = Refund{ID: "(refunded on Stripe)", PaymentIntentID: r.PaymentIntentID}, nil
+		}
+		failure := ""
+		if err != nil {
+			failure = err.Error()
+			s.log.Error("duplicate payment not refunded; it stays pending", "attempt_id", r.ChargeAttemptID, "payment_intent_id", r.PaymentIntentID, "err", err)
+		}
+		if err := s.store.FinishRecoveryRefund(ctx, r.ID, refund.ID, failure); err != nil {
+			s.log.Error("record refund", "attempt_id", r.ChargeAttemptID, "payment_intent_id", r.PaymentIntentID, "refund_id", refund.ID, "err", err)
+		}
+	}
+}
+
+// refundDuplicatesOf refunds the duplicate payments an applied effect may
+// have recorded: those of the attempts it paid.
+func (s *Service) refundDuplicatesOf(ctx context.Context, effect Effect) {
+	for _, r := range effect.Recoveries {
+		s.refundDuplicates(ctx, r.AttemptID)
+	}
+}
+
+// RecoveryRefunds returns the duplicate payments of an attempt, refunded or pending.
+func (s *Service) RecoveryRefunds(ctx context.Context, attemptID int64) ([]RecoveryRefund, error) {
+	list, err := s.store.RecoveryRefunds(ctx, attemptID)
+	if err != nil {
+		return nil, fmt.Errorf("refunds of attempt %d: %w", attemptID, err)
+	}
+	return list, nil
 }
 
 // PaymentResult is the outcome of a recovery payment's return page.
 type PaymentResult struct {
 	Pending bool
 	Attempt ChargeAttempt
+	// Duplicate is set when this payment arrived after the attempt was
+	// already paid: it is refunded (or pending a refund), not kept.
+	Duplicate *RecoveryRefund
 }
 
 // FinalizePayment records a paid recovery session: the attempt recovered and
@@ -133,6 +298,21 @@ func (s *Service) FinalizePayment(ctx context.Context, sessionID string) (Paymen
 	}
 	if pending {
 		return PaymentResult{Pending: true}, nil
+	}
+	if dup, err := s.store.RecoveryRefundOfSession(ctx, sessionID); err == nil {
+		if dup.Status == RefundPending {
+			s.refundDuplicates(ctx, dup.ChargeAttemptID)
+			if dup, err = s.store.RecoveryRefundOfSession(ctx, sessionID); err != nil {
+				return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
+			}
+		}
+		attempt, err := s.store.ChargeAttempt(ctx, dup.ChargeAttemptID)
+		if err != nil {
+			return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
+		}
+		return PaymentResult{Attempt: attempt, Duplicate: &dup}, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return PaymentResult{}, fmt.Errorf("finalize payment %s: %w", sessionID, err)
 	}
 	attempt, err := s.store.ChargeAttemptOfSession(ctx, sessionID)
 	if err != nil {
@@ -171,6 +351,10 @@ func (s *Service) paymentEffect(ctx context.Context, remote SessionState) (Effec
 	effect.PaymentMethods = []PaymentMethod{saved}
 	if remote.AttemptID == 0 {
 		return effect, nil // not a recovery: the customer's default stays
+	}
+	if attempt, err := s.store.ChargeAttempt(ctx, remote.AttemptID); err == nil && attempt.Paid() &&
+		attempt.RecoveredPaymentIntentID != remote.PaymentIntentID && attempt.PaymentIntentID != remote.PaymentIntentID {
+		return effect, nil // a duplicate, to be refunded: the card that paid stays the default
 	}
 	if err := s.gateway.SetDefaultPaymentMethod(ctx, remote.StripeCustomerID, pm.ID); err != nil {
 		return Effect{}, fmt.Errorf("make %s the default: %w", pm.ID, err)

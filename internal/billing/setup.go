@@ -108,6 +108,7 @@ func (s *Service) recordReturn(ctx context.Context, sessionID, mode string) (pen
 	if err := s.applyEffect(ctx, "", effect, false); err != nil {
 		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
+	s.refundDuplicatesOf(ctx, effect)
 	return false, SessionComplete, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/storefront/storefront/internal/smtpmail"
 )
@@ -34,6 +35,10 @@ type Config struct {
 	// MetricsAddr, when set, is a second listen address (host:port) that
 	// serves /metrics without authentication, for a scraper on a private network.
 	MetricsAddr string
+	// StripeTimeout is the budget of each Stripe call, retries included.
+	StripeTimeout time.Duration
+	// DatabasePoolSize is the most database connections the server opens.
+	DatabasePoolSize int
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator.
@@ -46,6 +51,15 @@ func (c Config) ListenAddr() string { return net.JoinHostPort(c.ListenHost, strc
 
 // LiveMode tells whether real money moves.
 func (c Config) LiveMode() bool { return strings.HasPrefix(c.StripeSecretKey, "sk_live_") }
+
+// Time and pool defaults. A Stripe call gets StripeTimeout, its retries
+// included; the web server's timeouts and shutdown drain are derived from it
+// so that a request whose Stripe calls run out still answers.
+const (
+	DefaultStripeTimeout    = 10 * time.Second
+	MaxStripeTimeout        = 60 * time.Second
+	DefaultDatabasePoolSize = 10
+)
 
 // DefaultDatabaseURL is a local database named storefront, created if missing.
 const DefaultDatabaseURL = "postgres://127.0.0.1:5432/storefront?sslmode=disable"
@@ -76,6 +90,8 @@ func Load(getenv func(string) string) (Config, error) {
 		Currency:            "usd",
 		SMTPURL:             get("SMTP_URL"),
 		MetricsAddr:         get("METRICS_ADDR"),
+		StripeTimeout:       DefaultStripeTimeout,
+		DatabasePoolSize:    DefaultDatabasePoolSize,
 	}
 	if v := get("PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -147,6 +163,22 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("CURRENCY: %q is not a three-letter ISO currency code such as usd", v)
 		}
 		c.Currency = v
+	}
+	if v := get("STRIPE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > MaxStripeTimeout {
+			bad("STRIPE_TIMEOUT: %q must be a duration from 1s to %s, such as 10s", v, MaxStripeTimeout)
+		} else {
+			c.StripeTimeout = d
+		}
+	}
+	if v := get("DATABASE_POOL_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 1000 {
+			bad("DATABASE_POOL_SIZE: %q must be a number of connections from 2 to 1000", v)
+		} else {
+			c.DatabasePoolSize = n
+		}
 	}
 	if c.SMTPURL != "" {
 		if _, err := smtpmail.ParseURL(c.SMTPURL); err != nil {

@@ -190,3 +190,32 @@ func TestLoadMetricsAddr(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadTimeBudgetAndPoolSize(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StripeTimeout != DefaultStripeTimeout || c.DatabasePoolSize != DefaultDatabasePoolSize {
+		t.Errorf("defaults: timeout %s, pool %d", c.StripeTimeout, c.DatabasePoolSize)
+	}
+	c, err = Load(env(map[string]string{"STRIPE_TIMEOUT": "15s", "DATABASE_POOL_SIZE": "25"}))
+	if err != nil || c.StripeTimeout.Seconds() != 15 || c.DatabasePoolSize != 25 {
+		t.Errorf("set: %s, %d, %v", c.StripeTimeout, c.DatabasePoolSize, err)
+	}
+	for name, vars := range map[string]map[string]string{
+		"timeout not a duration": {"STRIPE_TIMEOUT": "10"},
+		"timeout too short":      {"STRIPE_TIMEOUT": "100ms"},
+		"timeout too long":       {"STRIPE_TIMEOUT": "5m"},
+		"pool not a number":      {"DATABASE_POOL_SIZE": "many"},
+		"pool of one":            {"DATABASE_POOL_SIZE": "1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for variable := range vars {
+				if _, err := Load(env(vars)); err == nil || !strings.Contains(err.Error(), variable+":") {
+					t.Errorf("err = %v, want a line for %s", err, variable)
+				}
+			}
+		})
+	}
+}

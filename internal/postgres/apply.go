@@ -86,6 +86,7 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 			SET status = 'recovered', recovered_at = now(), recovered_payment_intent_id = nullif($3, ''),
 			    recovery_session_id = $2, updated_at = now()
 			WHERE id = $1 AND status IN ('declined', 'authentication_required')`, r.AttemptID, r.SessionID, r.PaymentIntentID)
+		queueDuplicatePayment(b, r)
 	}
 	for _, d := range e.Defaults {
 		b.Queue(`

@@ -14,7 +14,9 @@ import (
 const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coalesce(c.stripe_customer_id, ''),
 	ca.payment_method_id, ca.amount, ca.currency, ca.idempotency_key, ca.status, coalesce(ca.payment_intent_id, ''),
 	coalesce(ca.failure_code, ''), coalesce(ca.decline_code, ''), coalesce(ca.failure_message, ''),
-	coalesce(ca.recovery_session_id, ''), ca.recovered_at, ca.created_at`
+	coalesce(ca.recovery_session_id, ''), coalesce(ca.recovered_payment_intent_id, ''), ca.recovered_at, ca.created_at,
+	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id),
+	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'refunded')`
 
 const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id `
 
@@ -25,7 +27,8 @@ func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
 	)
 	err := row.Scan(&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
 		&a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
-		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &recoveredAt, &a.CreatedAt)
+		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &a.RecoveredPaymentIntentID, &recoveredAt, &a.CreatedAt,
+		&a.DuplicatePayments, &a.DuplicatesRefunded)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, billing.ErrNotFound
 	}
@@ -120,57 +123,60 @@ func (db *DB) CustomerChargeAttempts(ctx context.Context, customerID int64) ([]b
 	return list, nil
 }
 
-// EnsureRecoverySession returns the attempt's recovery session while it is
-// open, or makes one. The attempt row is locked across create, so two clicks
-// on a link make one session.
-func (db *DB) EnsureRecoverySession(ctx context.Context, attemptID int64, now time.Time, create func(ctx context.Context) (billing.CheckoutSession, error)) (billing.CheckoutSession, error) {
-	var session billing.CheckoutSession
+// RecordRecoverySession records a session just created on Stripe and makes
+// it the attempt's recovery session, if the attempt still has the session
+// the caller replaced and can still be paid. Nothing is locked across the
+// Stripe call that made it: concurrent callers converge here, on the first
+// write (with the key derived from the replaced session, they usually hold
+// the same session anyway).
+func (db *DB) RecordRecoverySession(ctx context.Context, attemptID int64, replaced string, s billing.CheckoutSession) (billing.CheckoutSession, error) {
+	var (
+		status, current string
+		url             *string
+		expiresAt       *time.Time
+		sessionStatus   *string
+	)
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var (
-			status    string
-			url       *string
-			expiresAt *time.Time
-			sessionID string
-		)
-		err := tx.QueryRow(ctx, `
-			SELECT ca.status, coalesce(cs.id, ''), cs.url, cs.expires_at
-			FROM charge_attempts ca LEFT JOIN checkout_sessions cs ON cs.id = ca.recovery_session_id AND cs.status = 'open'
-			WHERE ca.id = $1 FOR UPDATE OF ca`, attemptID).Scan(&status, &sessionID, &url, &expiresAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return billing.ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
-		if status == billing.ChargeRecovered {
-			return billing.ErrAlreadyPaid
-		}
-		// Reuse an open session unless it is about to expire under the customer.
-		if sessionID != "" && url != nil && (expiresAt == nil || expiresAt.After(now.Add(10*time.Minute))) {
-			session = billing.CheckoutSession{ID: sessionID, URL: *url, Mode: billing.ModePayment, Status: billing.SessionOpen}
-			return nil
-		}
-		created, err := create(ctx)
-		if err != nil {
-			return err
-		}
 		batch := &pgx.Batch{}
 		batch.Queue(`
 			INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, url, expires_at)
-			VALUES ($1, $2, 'payment', 'open', $3, $4, $5)`,
-			created.ID, nullID(created.CustomerID), created.Currency, created.URL, nullTime(created.ExpiresAt))
-		batch.Queue(`UPDATE charge_attempts SET recovery_session_id = $2, updated_at = now() WHERE id = $1`, attemptID, created.ID)
+			VALUES ($1, $2, 'payment', 'open', $3, $4, $5)
+			ON CONFLICT (id) DO NOTHING`,
+			s.ID, nullID(s.CustomerID), s.Currency, s.URL, nullTime(s.ExpiresAt))
+		batch.Queue(`
+			UPDATE charge_attempts SET recovery_session_id = $2, updated_at = now()
+			WHERE id = $1 AND status IN ('declined', 'authentication_required')
+			  AND coalesce(recovery_session_id, '') = $3`, attemptID, s.ID, replaced)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("record session %s: %w", created.ID, err)
+			return err
 		}
-		session = created
-		return nil
+		return tx.QueryRow(ctx, `
+			SELECT ca.status, coalesce(ca.recovery_session_id, ''), cs.url, cs.expires_at, cs.status
+			FROM charge_attempts ca LEFT JOIN checkout_sessions cs ON cs.id = ca.recovery_session_id
+			WHERE ca.id = $1`, attemptID).Scan(&status, &current, &url, &expiresAt, &sessionStatus)
 	})
-	if errors.Is(err, billing.ErrAlreadyPaid) {
-		return session, err
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = billing.ErrNotFound
 	}
 	if err != nil {
-		return session, fmt.Errorf("recovery session of attempt %d: %w", attemptID, err)
+		return billing.CheckoutSession{}, fmt.Errorf("record recovery session %s of attempt %d: %w", s.ID, attemptID, err)
 	}
-	return session, nil
+	switch status {
+	case billing.ChargeDeclined, billing.ChargeAuthenticationRequired:
+	case billing.ChargeSucceeded, billing.ChargeRecovered:
+		return billing.CheckoutSession{}, billing.ErrAlreadyPaid
+	default:
+		return billing.CheckoutSession{}, billing.ErrLinkInvalid
+	}
+	out := billing.CheckoutSession{ID: current, Mode: billing.ModePayment}
+	if url != nil {
+		out.URL = *url
+	}
+	if expiresAt != nil {
+		out.ExpiresAt = *expiresAt
+	}
+	if sessionStatus != nil {
+		out.Status = *sessionStatus
+	}
+	return out, nil
 }

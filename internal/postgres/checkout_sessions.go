@@ -29,12 +29,13 @@ func (db *DB) CheckoutSession(ctx context.Context, id string) (billing.CheckoutS
 		s           billing.CheckoutSession
 		customerID  *int64
 		completedAt *time.Time
+		expiresAt   *time.Time
 	)
 	err := db.pool.QueryRow(ctx, `
 		SELECT id, customer_id, mode, status, currency, coalesce(url, ''), coalesce(setup_intent_id, ''),
-		       created_at, completed_at
+		       created_at, completed_at, expires_at
 		FROM checkout_sessions WHERE id = $1`, id).
-		Scan(&s.ID, &customerID, &s.Mode, &s.Status, &s.Currency, &s.URL, &s.SetupIntentID, &s.CreatedAt, &completedAt)
+		Scan(&s.ID, &customerID, &s.Mode, &s.Status, &s.Currency, &s.URL, &s.SetupIntentID, &s.CreatedAt, &completedAt, &expiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, fmt.Errorf("checkout session %s: %w", id, billing.ErrNotFound)
 	}
@@ -46,6 +47,9 @@ func (db *DB) CheckoutSession(ctx context.Context, id string) (billing.CheckoutS
 	}
 	if completedAt != nil {
 		s.CompletedAt = *completedAt
+	}
+	if expiresAt != nil {
+		s.ExpiresAt = *expiresAt
 	}
 	return s, nil
 }

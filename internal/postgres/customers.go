@@ -31,36 +31,31 @@ func (db *DB) CustomerByEmail(ctx context.Context, email string) (billing.Custom
 }
 
 // EnsureStripeCustomer returns the customer for email with its Stripe
-// Customer, creating either when missing, in one transaction: a failed Stripe
-// call leaves no row behind. The row lock held across create is what makes
-// concurrent first clicks produce a single Stripe Customer.
+// Customer, creating either when missing. create is called with no
+// transaction open and no connection held, so a slow Stripe holds no row
+// lock and no pool connection; nothing is written before it succeeds, so a
+// failed call leaves no row behind. Concurrent first clicks converge: create
+// gets the key derived from the email, so Stripe answers every one of them
+// with the same Customer, and the write keeps whichever link is there first.
 func (db *DB) EnsureStripeCustomer(ctx context.Context, email string, create func(ctx context.Context, email, idempotencyKey string) (string, error)) (billing.Customer, error) {
-	var c billing.Customer
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		// A concurrent insert of the same email waits here for the first to commit.
-		if _, err := tx.Exec(ctx, `INSERT INTO customers (email) VALUES ($1) ON CONFLICT (email) DO NOTHING`, email); err != nil {
-			return fmt.Errorf("insert: %w", err)
-		}
-		c2, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = $1 FOR UPDATE`, email))
-		if err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
-		c = c2
-		if c.StripeID != "" {
-			return nil
-		}
-		stripeID, err := create(ctx, email, billing.CustomerIdempotencyKey(email))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE customers SET stripe_customer_id = $2, updated_at = now() WHERE id = $1`, c.ID, stripeID); err != nil {
-			return fmt.Errorf("link %s: %w", stripeID, err)
-		}
-		c.StripeID = stripeID
-		return nil
-	})
-	if err != nil {
+	c, err := scanCustomer(db.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = $1`, email))
+	if err == nil && c.StripeID != "" {
+		return c, nil
+	}
+	if err != nil && !errors.Is(err, billing.ErrNotFound) {
 		return billing.Customer{}, fmt.Errorf("ensure stripe customer: %w", err)
+	}
+	stripeID, err := create(ctx, email, billing.CustomerIdempotencyKey(email))
+	if err != nil {
+		return billing.Customer{}, err
+	}
+	c, err = scanCustomer(db.pool.QueryRow(ctx, `
+		INSERT INTO customers (email, stripe_customer_id) VALUES ($1, $2)
+		ON CONFLICT (email) DO UPDATE
+		SET stripe_customer_id = coalesce(customers.stripe_customer_id, excluded.stripe_customer_id), updated_at = now()
+		RETURNING `+customerColumns, email, stripeID))
+	if err != nil {
+		return billing.Customer{}, fmt.Errorf("ensure stripe customer: link %s: %w", stripeID, err)
 	}
 	return c, nil
 }

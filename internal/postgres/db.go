@@ -21,12 +21,32 @@ type DB struct {
 
 var _ billing.Store = (*DB)(nil)
 
-// Open connects to the database at databaseURL, creating the database first
-// if it does not exist, and checks the connection.
+// DefaultPoolSize is the pool's size when none is set. No transaction spans a
+// Stripe or SMTP call, so a slow Stripe holds no connections; the pool only
+// has to cover concurrent queries, with room left for /webhook and /readyz.
+const DefaultPoolSize = 10
+
+// Options tune the pool.
+type Options struct {
+	// PoolSize is the most connections the pool opens; 0 means DefaultPoolSize.
+	PoolSize int
+}
+
+// Open connects to the database at databaseURL with the default options.
 func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	return OpenWith(ctx, databaseURL, Options{})
+}
+
+// OpenWith connects to the database at databaseURL, creating the database
+// first if it does not exist, and checks the connection.
+func OpenWith(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("open database: parse url: %w", err)
+	}
+	cfg.MaxConns = DefaultPoolSize
+	if opts.PoolSize > 0 {
+		cfg.MaxConns = int32(opts.PoolSize)
 	}
 	if err := createDatabaseIfMissing(ctx, cfg.ConnConfig); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", cfg.ConnConfig.Database, err)

@@ -43,31 +43,39 @@ func (db *DB) Notifications(ctx context.Context, limit int) ([]billing.Notificat
 // maxSendAttempts stops retrying a notification that cannot be delivered.
 const maxSendAttempts = 10
 
-// ClaimNotification sends the oldest unsent notification under a row lock
-// that other replicas skip, and records the result with it.
-func (db *DB) ClaimNotification(ctx context.Context, send func(billing.Notification) error) (bool, error) {
-	claimed := false
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		n, err := scanNotification(tx.QueryRow(ctx, `
-			SELECT `+notificationColumns+` FROM notifications
+// ClaimNotification leases the oldest unsent notification to this sender
+// until now+lease, in one short statement: the send happens after it, with
+// no transaction open. A message leased by another replica is skipped; one
+// whose lease ran out (its sender died mid-send) is claimed again.
+func (db *DB) ClaimNotification(ctx context.Context, lease time.Duration) (billing.Notification, bool, error) {
+	n, err := scanNotification(db.pool.QueryRow(ctx, `
+		UPDATE notifications SET claimed_until = now() + $2 * interval '1 millisecond'
+		WHERE id = (
+			SELECT id FROM notifications
 			WHERE sent_at IS NULL AND attempts < $1 AND recipient IS NOT NULL
-			ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, maxSendAttempts))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		claimed = true
-		if sendErr := send(n); sendErr != nil {
-			_, err = tx.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, n.ID, sendErr.Error())
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, sent_at = now(), last_error = NULL WHERE id = $1`, n.ID)
-		return err
-	})
-	if err != nil {
-		return claimed, fmt.Errorf("claim notification: %w", err)
+			  AND (claimed_until IS NULL OR claimed_until < now())
+			ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING `+notificationColumns, maxSendAttempts, lease.Milliseconds()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return billing.Notification{}, false, nil
 	}
-	return claimed, nil
+	if err != nil {
+		return billing.Notification{}, false, fmt.Errorf("claim notification: %w", err)
+	}
+	return n, true, nil
+}
+
+// NotificationSent records the outcome of sending a claimed notification and
+// ends its lease: sent, or the error (it is tried again on a later round).
+func (db *DB) NotificationSent(ctx context.Context, id int64, sendErr error) error {
+	var err error
+	if sendErr != nil {
+		_, err = db.pool.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, last_error = $2, claimed_until = NULL WHERE id = $1`, id, sendErr.Error())
+	} else {
+		_, err = db.pool.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, sent_at = now(), last_error = NULL, claimed_until = NULL WHERE id = $1 AND sent_at IS NULL`, id)
+	}
+	if err != nil {
+		return fmt.Errorf("notification %d sent: %w", id, err)
+	}
+	return nil
 }

@@ -48,12 +48,18 @@ func TestMigrateIsIdempotentUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestEnsureStripeCustomerCreatesOneUnderConcurrency(t *testing.T) {
+// TestEnsureStripeCustomerConvergesUnderConcurrency: concurrent first
+// clicks each ask Stripe with the key derived from the email, which Stripe
+// answers with one Customer (the fake does as Stripe does), and all of them
+// end on one row linked to it.
+func TestEnsureStripeCustomerConvergesUnderConcurrency(t *testing.T) {
 	db := pg.NewDB(t)
-	var calls atomic.Int32
+	var mu sync.Mutex
+	keys := map[string]bool{}
 	create := func(ctx context.Context, email, key string) (string, error) {
-		calls.Add(1)
-		time.Sleep(20 * time.Millisecond) // widen the race window
+		mu.Lock()
+		keys[key] = true
+		mu.Unlock()
 		return "cus_Concurrent1", nil
 	}
 	var wg sync.WaitGroup
@@ -70,8 +76,8 @@ func TestEnsureStripeCustomerCreatesOneUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	close(ids)
-	if got := calls.Load(); got != 1 {
-		t.Errorf("Stripe create called %d times, want 1", got)
+	if len(keys) != 1 || !keys[billing.CustomerIdempotencyKey("ann@example.com")] {
+		t.Errorf("idempotency keys sent: %v, want only CustomerIdempotencyKey(email)", keys)
 	}
 	for id := range ids {
 		if id != "cus_Concurrent1" {
@@ -80,6 +86,24 @@ func TestEnsureStripeCustomerCreatesOneUnderConcurrency(t *testing.T) {
 	}
 	if n := count(t, db, "customers"); n != 1 {
 		t.Errorf("%d customers, want 1", n)
+	}
+}
+
+// TestEnsureStripeCustomerHoldsNoConnectionDuringTheCall: a slow Stripe
+// must not hold a row lock or a pool connection, or a few slow calls starve
+// the webhook of connections.
+func TestEnsureStripeCustomerHoldsNoConnectionDuringTheCall(t *testing.T) {
+	db := pg.NewDB(t)
+	held := int32(-1)
+	_, err := db.EnsureStripeCustomer(context.Background(), "slow@example.com", func(ctx context.Context, email, key string) (string, error) {
+		held = db.Pool().Stat().AcquiredConns()
+		return "cus_Slow1", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held != 0 {
+		t.Errorf("%d pool connections held during the Stripe call, want 0", held)
 	}
 }
 

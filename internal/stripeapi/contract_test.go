@@ -15,11 +15,14 @@ import (
 // emulator needs real ones (see emulatorIDs).
 type ids struct {
 	Customer, Session, SetupIntent, PaymentMethod, UnattachedPaymentMethod, Event, PaymentIntent string
+	// OpenSession is a payment-mode session nobody has paid, for the expire call.
+	OpenSession string
 }
 
 var stripeMockIDs = ids{
 	Customer: "cus_123", Session: "cs_test_a1b2c3", SetupIntent: "seti_123",
 	PaymentMethod: "pm_123", UnattachedPaymentMethod: "pm_456", Event: "evt_123", PaymentIntent: "pi_123",
+	OpenSession: "cs_test_open1",
 }
 
 // gatewayCall is one Gateway method called the way the app calls it, with
@@ -127,6 +130,16 @@ var gatewayCalls = []gatewayCall{
 	{"DetachPaymentMethod", stripeapi.OpDetachPaymentMethod, []string{"id", "type"},
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
 			return g.DetachPaymentMethod(ctx, id.UnattachedPaymentMethod)
+		}},
+	{"ExpireSession", stripeapi.OpExpireSession, []string{"id", "mode", "status", "payment_status", "metadata"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.ExpireSession(ctx, id.OpenSession)
+			return err
+		}},
+	{"RefundPayment", stripeapi.OpCreateRefund, []string{"id", "object", "status", "amount", "currency", "payment_intent"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.RefundPayment(ctx, id.PaymentIntent, "refund-duplicate-"+id.PaymentIntent)
+			return err
 		}},
 }
 

@@ -121,10 +121,17 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 	if err != nil {
 		t.Fatal(err)
 	}
+	open, err := g.CreatePaymentSession(ctx, billing.PaymentSessionParams{
+		AttemptID: 7, StripeCustomerID: customer, Money: billing.Money{Amount: 500, Currency: "usd"}, Description: "Payment 7",
+		SuccessURL: "http://localhost/pay/complete?session_id={CHECKOUT_SESSION_ID}", CancelURL: "http://localhost/pay/token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return ids{
 		Customer: customer, Session: saved.ID, SetupIntent: saved.SetupIntentID,
 		PaymentMethod: saved.PaymentMethod.ID, UnattachedPaymentMethod: loose.PaymentMethod.ID, Event: events[0].ID,
-		PaymentIntent: charged.PaymentIntentID,
+		PaymentIntent: charged.PaymentIntentID, OpenSession: open.ID,
 	}
 }
 

@@ -34,13 +34,22 @@ const (
 	OpRetrievePaymentIntent = "payment_intents.retrieve"
 	OpUpdateCustomer        = "customers.update"
 	OpDetachPaymentMethod   = "payment_methods.detach"
+	OpExpireSession         = "checkout.sessions.expire"
+	OpCreateRefund          = "refunds.create"
 )
+
+// DefaultTimeout is the budget of one Stripe call, stripe-go's retries
+// included, when Config.Timeout is zero. It is well inside the web server's
+// write timeout, so a request whose Stripe call runs out still has time to
+// answer (an attempt page saying processing, or an error page).
+const DefaultTimeout = 10 * time.Second
 
 // Gateway is billing.Gateway over Stripe's API. It counts the calls it makes
 // per operation, which tests use to hold the store to its call budget.
 type Gateway struct {
 	api      *client.API
 	observer CallObserver
+	timeout  time.Duration
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -53,8 +62,11 @@ type Config struct {
 	SecretKey string
 	// APIBase overrides Stripe's API URL (stripe-mock, the emulator).
 	APIBase string
-	// HTTPClient defaults to one with a 30 second timeout.
+	// HTTPClient defaults to one whose timeout is Timeout.
 	HTTPClient *http.Client
+	// Timeout is the deadline of each call, retries included (stripe-go stops
+	// retrying once it passes); zero means DefaultTimeout.
+	Timeout time.Duration
 	// MaxNetworkRetries is how often stripe-go retries a failed request
 	// (with the same idempotency key); nil keeps stripe-go's default.
 	MaxNetworkRetries *int64
@@ -65,9 +77,13 @@ type Config struct {
 
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: 30 * time.Second}
+		httpClient = &http.Client{Timeout: timeout}
 	}
 	backendConfig := &stripe.BackendConfig{
 		HTTPClient:        httpClient,
@@ -82,15 +98,19 @@ func New(cfg Config) *Gateway {
 		api:      client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
 		calls:    map[string]int{},
 		observer: cfg.Observer,
+		timeout:  timeout,
 	}
 }
 
-// count counts a call as it starts and returns when it started, for observe.
-func (g *Gateway) count(op string) time.Time {
+// call counts a call of op, gives it its deadline (the caller's, or the
+// gateway's budget from now if that comes first) and returns when it
+// started, for observe.
+func (g *Gateway) call(ctx context.Context, op string) (context.Context, context.CancelFunc, time.Time) {
 	g.mu.Lock()
 	g.calls[op]++
 	g.mu.Unlock()
-	return time.Now()
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	return ctx, cancel, time.Now()
 }
 
 // observe tells the observer how a call that started at start ended.
@@ -136,7 +156,8 @@ func (g *Gateway) Operations() []string {
 
 // CreateCustomer creates a Stripe Customer for email.
 func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey string) (string, error) {
-	start := g.count(OpCreateCustomer)
+	ctx, cancel, start := g.call(ctx, OpCreateCustomer)
+	defer cancel()
 	params := &stripe.CustomerParams{Email: stripe.String(email)}
 	params.Context = ctx
 	params.SetIdempotencyKey(idempotencyKey)
@@ -150,7 +171,8 @@ func (g *Gateway) CreateCustomer(ctx context.Context, email, idempotencyKey stri
 
 // CreateSetupSession creates a Checkout Session in setup mode.
 func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSessionParams) (billing.CheckoutSession, error) {
-	start := g.count(OpCreateSession)
+	ctx, cancel, start := g.call(ctx, OpCreateSession)
+	defer cancel()
 	params := &stripe.CheckoutSessionParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModeSetup)),
 		Currency:   stripe.String(p.Currency),
@@ -193,7 +215,8 @@ func checkoutSession(s *stripe.CheckoutSession) billing.CheckoutSession {
 // PaymentIntent and their PaymentMethod expanded: one call where two or
 // three would otherwise be needed.
 func (g *Gateway) RetrieveSession(ctx context.Context, id string) (billing.SessionState, error) {
-	start := g.count(OpRetrieveSession)
+	ctx, cancel, start := g.call(ctx, OpRetrieveSession)
+	defer cancel()
 	syncedAt := time.Now()
 	params := &stripe.CheckoutSessionParams{}
 	params.Context = ctx
@@ -254,7 +277,8 @@ func attemptID(metadata map[string]string) int64 {
 // attempt's idempotency key. A card error (402) comes back as an outcome
 // with its codes and the PaymentIntent Stripe left in requires_payment_method.
 func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionCharge) (billing.ChargeOutcome, error) {
-	start := g.count(OpCreatePaymentIntent)
+	ctx, cancel, start := g.call(ctx, OpCreatePaymentIntent)
+	defer cancel()
 	params := &stripe.PaymentIntentParams{
 		Amount:        stripe.Int64(c.Money.Amount),
 		Currency:      stripe.String(c.Money.Currency),
@@ -288,7 +312,8 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 
 // PaymentIntent retrieves a PaymentIntent's outcome.
 func (g *Gateway) PaymentIntent(ctx context.Context, id string) (billing.ChargeOutcome, error) {
-	start := g.count(OpRetrievePaymentIntent)
+	ctx, cancel, start := g.call(ctx, OpRetrievePaymentIntent)
+	defer cancel()
 	params := &stripe.PaymentIntentParams{}
 	params.Context = ctx
 	pi, err := g.api.PaymentIntents.Get(id, params)
@@ -311,7 +336,8 @@ func paymentIntentOutcome(pi *stripe.PaymentIntent) billing.ChargeOutcome {
 // recovery link: the failed amount, for the same customer, saving the card
 // used for the next off-session charge.
 func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSessionParams) (billing.CheckoutSession, error) {
-	start := g.count(OpCreateSession)
+	ctx, cancel, start := g.call(ctx, OpCreateSession)
+	defer cancel()
 	attempt := strconv.FormatInt(p.AttemptID, 10)
 	params := &stripe.CheckoutSessionParams{
 		Mode:       stripe.String(string(stripe.CheckoutSessionModePayment)),
@@ -346,7 +372,8 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 
 // SetDefaultPaymentMethod sets the Customer's invoice_settings.default_payment_method.
 func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID, paymentMethodID string) error {
-	start := g.count(OpUpdateCustomer)
+	ctx, cancel, start := g.call(ctx, OpUpdateCustomer)
+	defer cancel()
 	params := &stripe.CustomerParams{
 		InvoiceSettings: &stripe.CustomerInvoiceSettingsParams{DefaultPaymentMethod: stripe.String(paymentMethodID)},
 	}
@@ -361,7 +388,8 @@ func (g *Gateway) SetDefaultPaymentMethod(ctx context.Context, stripeCustomerID,
 
 // DetachPaymentMethod detaches a card from its customer.
 func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID string) error {
-	start := g.count(OpDetachPaymentMethod)
+	ctx, cancel, start := g.call(ctx, OpDetachPaymentMethod)
+	defer cancel()
 	params := &stripe.PaymentMethodDetachParams{}
 	params.Context = ctx
 	_, err := g.api.PaymentMethods.Detach(paymentMethodID, params)
@@ -372,9 +400,63 @@ func (g *Gateway) DetachPaymentMethod(ctx context.Context, paymentMethodID strin
 	return nil
 }
 
+// ExpireSession expires an open Checkout Session, so that nobody can pay it
+// any more. Stripe refuses (400) to expire a session that is not open.
+func (g *Gateway) ExpireSession(ctx context.Context, id string) (billing.SessionState, error) {
+	ctx, cancel, start := g.call(ctx, OpExpireSession)
+	defer cancel()
+	syncedAt := time.Now()
+	params := &stripe.CheckoutSessionExpireParams{}
+	params.Context = ctx
+	s, err := g.api.CheckoutSessions.Expire(id, params)
+	g.observe(OpExpireSession, start, err)
+	if err != nil {
+		return billing.SessionState{}, gatewayError(OpExpireSession, err)
+	}
+	state := billing.SessionState{
+		ID:            s.ID,
+		Mode:          string(s.Mode),
+		Status:        string(s.Status),
+		PaymentStatus: string(s.PaymentStatus),
+		Currency:      string(s.Currency),
+		AttemptID:     attemptID(s.Metadata),
+		SyncedAt:      syncedAt,
+	}
+	if s.Customer != nil {
+		state.StripeCustomerID = s.Customer.ID
+	}
+	if s.PaymentIntent != nil {
+		state.PaymentIntentID = s.PaymentIntent.ID
+	}
+	return state, nil
+}
+
+// RefundPayment refunds a PaymentIntent in full, once per idempotency key.
+func (g *Gateway) RefundPayment(ctx context.Context, paymentIntentID, idempotencyKey string) (billing.Refund, error) {
+	ctx, cancel, start := g.call(ctx, OpCreateRefund)
+	defer cancel()
+	params := &stripe.RefundParams{
+		PaymentIntent: stripe.String(paymentIntentID),
+		Reason:        stripe.String(string(stripe.RefundReasonDuplicate)),
+	}
+	params.Context = ctx
+	params.SetIdempotencyKey(idempotencyKey)
+	r, err := g.api.Refunds.New(params)
+	g.observe(OpCreateRefund, start, err)
+	if err != nil {
+		return billing.Refund{}, gatewayError(OpCreateRefund, err)
+	}
+	out := billing.Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount}
+	if r.PaymentIntent != nil {
+		out.PaymentIntentID = r.PaymentIntent.ID
+	}
+	return out, nil
+}
+
 // AttachPaymentMethod attaches a payment method to a Stripe Customer.
 func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stripeCustomerID string) error {
-	start := g.count(OpAttachPaymentMethod)
+	ctx, cancel, start := g.call(ctx, OpAttachPaymentMethod)
+	defer cancel()
 	params := &stripe.PaymentMethodAttachParams{Customer: stripe.String(stripeCustomerID)}
 	params.Context = ctx
 	_, err := g.api.PaymentMethods.Attach(paymentMethodID, params)
@@ -387,7 +469,8 @@ func (g *Gateway) AttachPaymentMethod(ctx context.Context, paymentMethodID, stri
 
 // SetupIntent retrieves a SetupIntent with its payment method and customer expanded.
 func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupIntentState, error) {
-	start := g.count(OpRetrieveSetupIntent)
+	ctx, cancel, start := g.call(ctx, OpRetrieveSetupIntent)
+	defer cancel()
 	syncedAt := time.Now()
 	params := &stripe.SetupIntentParams{}
 	params.Context = ctx
@@ -420,7 +503,8 @@ func (g *Gateway) SetupIntent(ctx context.Context, id string) (billing.SetupInte
 
 // PaymentMethod retrieves a payment method with its customer expanded.
 func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.PaymentMethodState, error) {
-	start := g.count(OpRetrievePaymentMethod)
+	ctx, cancel, start := g.call(ctx, OpRetrievePaymentMethod)
+	defer cancel()
 	syncedAt := time.Now()
 	params := &stripe.PaymentMethodParams{}
 	params.Context = ctx
@@ -435,7 +519,8 @@ func (g *Gateway) PaymentMethod(ctx context.Context, id string) (billing.Payment
 
 // Event retrieves one event.
 func (g *Gateway) Event(ctx context.Context, id string) (billing.Event, error) {
-	start := g.count(OpRetrieveEvent)
+	ctx, cancel, start := g.call(ctx, OpRetrieveEvent)
+	defer cancel()
 	params := &stripe.EventParams{}
 	params.Context = ctx
 	e, err := g.api.Events.Get(id, params)
@@ -452,12 +537,13 @@ func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []strin
 	var events []billing.Event
 	startingAfter := ""
 	for {
-		start := g.count(OpListEvents)
+		// Each page is one call with a budget of its own.
+		pageCtx, cancel, start := g.call(ctx, OpListEvents)
 		params := &stripe.EventListParams{
 			CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
 			Types:        stripe.StringSlice(types),
 		}
-		params.Context = ctx
+		params.Context = pageCtx
 		params.Limit = stripe.Int64(100)
 		params.Single = true
 		if startingAfter != "" {
@@ -465,14 +551,18 @@ func (g *Gateway) ListEvents(ctx context.Context, since time.Time, types []strin
 		}
 		iter := g.api.Events.List(params)
 		page := 0
-		for iter.Next() {
+		var decodeErr error
+		for decodeErr == nil && iter.Next() {
 			page++
-			e, err := event(iter.Event())
-			if err != nil {
-				return nil, err
+			var e billing.Event
+			if e, decodeErr = event(iter.Event()); decodeErr == nil {
+				events = append(events, e)
+				startingAfter = e.ID
 			}
-			events = append(events, e)
-			startingAfter = e.ID
+		}
+		cancel()
+		if decodeErr != nil {
+			return nil, decodeErr
 		}
 		err := iter.Err()
 		g.observe(OpListEvents, start, err)

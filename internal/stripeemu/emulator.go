@@ -1,7 +1,7 @@
 // Package stripeemu is a local, in-memory emulator of the part of Stripe's API
 // that a "save a card with Checkout in setup mode, charge it later off-session"
 // store uses: customers, checkout sessions (setup and payment mode) with their
-// hosted page, setup intents, payment methods, payment intents and events, with
+// hosted page, setup intents, payment methods, payment intents, refunds and events, with
 // signed webhook deliveries. It lets the store and its tests run with no network
 // and no Stripe keys. Responses are stripe-go v76 types marshalled to JSON, so
 // stripe-go parses them exactly as it parses Stripe's.
@@ -102,6 +102,7 @@ type Emulator struct {
 	paymentIntents map[string]*stripe.PaymentIntent
 	piIDs          []string
 	charges        map[string]*stripe.Charge
+	refunds        map[string]*stripe.Refund
 	events         map[string]*stripe.Event
 	eventIDs       []string
 	pendingAuths   map[string]*pendingAuth
@@ -183,6 +184,7 @@ func New(opts Options) *Emulator {
 		paymentMethods: map[string]*paymentMethod{},
 		paymentIntents: map[string]*stripe.PaymentIntent{},
 		charges:        map[string]*stripe.Charge{},
+		refunds:        map[string]*stripe.Refund{},
 		events:         map[string]*stripe.Event{},
 		pendingAuths:   map[string]*pendingAuth{},
 		idem:           map[string]*idemEntry{},
@@ -252,6 +254,9 @@ func (e *Emulator) Handler() http.Handler {
 	api("POST /v1/payment_intents/{id}/cancel", e.cancelPaymentIntent)
 
 	api("GET /v1/charges/{id}", e.retrieve(kindCharge, func(id string) bool { return e.charges[id] != nil }))
+
+	api("POST /v1/refunds", e.createRefund)
+	api("GET /v1/refunds/{id}", e.retrieve(kindRefund, func(id string) bool { return e.refunds[id] != nil }))
 
 	api("GET /v1/events", e.listEvents)
 	api("GET /v1/events/{id}", e.getEvent)

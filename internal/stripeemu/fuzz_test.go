@@ -21,6 +21,8 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/v1/customers", "%zz=1"},
 		{"POST", "/v1/customers", "expand[]=nope&expand=invoice_settings.default_payment_method.customer.x.y"},
 		{"POST", "/v1/customers/cus_1", "invoice_settings=x"},
+		{"POST", "/v1/refunds", "payment_intent=pi_1&amount=-5&reason=x&metadata[a]=b"},
+		{"POST", "/v1/refunds", "charge=ch_1&payment_intent=pi_1"},
 		{"POST", "/v1/checkout/sessions", "mode=payment&success_url=https%3A%2F%2Fa.b%2F&line_items[0]=x"},
 		{"POST", "/v1/checkout/sessions", "mode=payment&success_url=https%3A%2F%2Fa.b%2F&line_items[0][price_data]=&line_items[0][quantity]=-1"},
 		{"POST", "/v1/checkout/sessions", "mode=payment&success_url=https%3A%2F%2Fa.b%2F&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=99999999&line_items[0][price_data][product_data][name]=x&line_items[0][quantity]=999999"},

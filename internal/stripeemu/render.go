@@ -23,6 +23,7 @@ const (
 	kindPaymentMethod = "payment_method"
 	kindPaymentIntent = "payment_intent"
 	kindCharge        = "charge"
+	kindRefund        = "refund"
 	kindEvent         = "event"
 )
 
@@ -47,6 +48,8 @@ func refFields(kind string) []refField {
 		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}, {"latest_charge", kindCharge}}
 	case kindCharge:
 		return []refField{{"customer", kindCustomer}, {"payment_intent", kindPaymentIntent}}
+	case kindRefund:
+		return []refField{{"charge", kindCharge}, {"payment_intent", kindPaymentIntent}}
 	}
 	return nil
 }
@@ -167,6 +170,8 @@ func (e *Emulator) renderLocked(kind, id string, exp expandTree) (map[string]any
 		obj = e.paymentIntents[id]
 	case kindCharge:
 		obj = e.charges[id]
+	case kindRefund:
+		obj = e.refunds[id]
 	case kindEvent:
 		obj = e.events[id]
 	}
@@ -221,6 +226,8 @@ func isNilPtr(v any) bool {
 	case *stripe.PaymentIntent:
 		return t == nil
 	case *stripe.Charge:
+		return t == nil
+	case *stripe.Refund:
 		return t == nil
 	case *stripe.Event:
 		return t == nil
@@ -436,7 +443,7 @@ func (e *Emulator) renderResponse(kind, id string, exp expandTree) (any, error) 
 func notFound(kind, id string) *apiError {
 	names := map[string]string{
 		kindCustomer: "customer", kindSession: "checkout.session", kindSetupIntent: "setup_intent",
-		kindPaymentMethod: "PaymentMethod", kindPaymentIntent: "payment_intent", kindCharge: "charge", kindEvent: "event",
+		kindPaymentMethod: "PaymentMethod", kindPaymentIntent: "payment_intent", kindCharge: "charge", kindRefund: "refund", kindEvent: "event",
 	}
 	ae := noSuch(names[kind], id, "id")
 	ae.status = http.StatusNotFound

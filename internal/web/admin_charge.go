@@ -52,6 +52,8 @@ func (s *Server) chargeFormAgain(w http.ResponseWriter, r *http.Request, form ch
 type chargePage struct {
 	Attempt      billing.ChargeAttempt
 	RecoveryLink string
+	// Refunds are payments that arrived after the attempt was paid.
+	Refunds []billing.RecoveryRefund
 }
 
 func (s *Server) adminChargeOutcome(w http.ResponseWriter, r *http.Request) error {
@@ -64,6 +66,11 @@ func (s *Server) adminChargeOutcome(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	p := chargePage{Attempt: attempt}
+	if attempt.DuplicatePayments > 0 {
+		if p.Refunds, err = s.svc.RecoveryRefunds(r.Context(), attempt.ID); err != nil {
+			return err
+		}
+	}
 	if attempt.Recoverable() {
 		p.RecoveryLink = s.svc.RecoveryLink(attempt.ID)
 	}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,6 +40,13 @@ type stripeSide struct {
 	// answered, when set, runs after each API call has been answered: a
 	// test uses it to fail our side between Stripe's answer and our commit.
 	answered atomic.Pointer[func(*http.Request)]
+	// latency, when set, holds each API call this long before answering
+	// (or until the caller gives up), as a slow Stripe does; waiting counts
+	// the calls being held.
+	latency atomic.Int64
+	waiting atomic.Int32
+	// timeout, when set before newStore, is the gateway's budget per call.
+	timeout time.Duration
 }
 
 func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
@@ -45,6 +54,21 @@ func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
 	s := &stripeSide{emu: stripeemu.New(opts)}
 	emuHandler := s.emu.Handler()
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lat := time.Duration(s.latency.Load()); lat > 0 && strings.HasPrefix(r.URL.Path, "/v1/") {
+			// Read the body first: only then does the server notice a caller that hangs up.
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			s.waiting.Add(1)
+			timer := time.NewTimer(lat)
+			select {
+			case <-timer.C:
+				s.waiting.Add(-1)
+			case <-r.Context().Done():
+				timer.Stop()
+				s.waiting.Add(-1)
+				return // the caller gave up: nothing to answer
+			}
+		}
 		if s.down.Load() && strings.HasPrefix(r.URL.Path, "/v1/") {
 			w.Header().Set("Request-Id", "req_down123")
 			w.WriteHeader(http.StatusInternalServerError)
@@ -106,7 +130,7 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		t.Fatal(err)
 	}
 	noRetries := int64(0)
-	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries, Observer: m})
+	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries, Observer: m, Timeout: stripe.timeout})
 	var handler http.Handler
 	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.store.Close)
@@ -115,7 +139,7 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		t.Fatal(err)
 	}
 	h.svc = billing.NewService(h.db, h.gateway, billing.Options{
-		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Observer: m,
+		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Observer: m, Logger: log,
 	})
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,

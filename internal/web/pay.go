@@ -25,6 +25,9 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, billing.ErrAlreadyPaid):
 		return s.render(w, r, http.StatusConflict, "pay", payPage{Title: "Already paid",
 			Message: "This payment has already been made. Thank you; there is nothing more to do."})
+	case errors.Is(err, billing.ErrPaymentProcessing):
+		return s.render(w, r, http.StatusConflict, "pay", payPage{Title: "Payment being processed",
+			Message: "Your payment has been received and is being confirmed by your bank. There is nothing more to do."})
 	case errors.Is(err, billing.ErrLinkInvalid):
 		return s.render(w, r, http.StatusNotFound, "pay", payPage{Title: "This payment link is not valid",
 			Message: "Check that the whole link was copied from the email. Nothing was charged."})
@@ -43,6 +46,13 @@ func (s *Server) payComplete(w http.ResponseWriter, r *http.Request) error {
 	}
 	if result.Pending {
 		return s.render(w, r, http.StatusOK, "processing", processingPage{Status: billing.SessionOpen})
+	}
+	if d := result.Duplicate; d != nil {
+		message := "This payment of " + d.Money.String() + " arrived after the charge had already been paid, so it has been refunded in full to your card. Nothing more is owed."
+		if d.Status != billing.RefundRefunded {
+			message = "This payment of " + d.Money.String() + " arrived after the charge had already been paid. It will be refunded in full to your card automatically; nothing more is owed."
+		}
+		return s.render(w, r, http.StatusOK, "pay", payPage{Title: "Already paid: duplicate payment refunded", Message: message, Attempt: result.Attempt})
 	}
 	return s.render(w, r, http.StatusOK, "pay", payPage{Title: "Payment received",
 		Message: "Thank you: your payment of " + result.Attempt.Money.String() + " was received. The card you used is saved for next time.",
