@@ -14,6 +14,7 @@ import (
 	"github.com/storefront/storefront/internal/config"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/smtpmail"
+	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/web"
@@ -101,12 +102,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		go deliverNotifications(ctx, svc, mailer, log)
 	}
 	srv, err := web.NewServer(web.Options{
-		Service:       svc,
-		Webhooks:      stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
-		AdminPassword: stripeCfg.adminPassword,
-		LocalMode:     cfg.LocalMode(),
-		Assets:        assets.FS,
-		Logger:        log,
+		Service:   svc,
+		Staff:     staff.NewService(db, staff.Options{AdminPassword: stripeCfg.adminPassword}),
+		BaseURL:   cfg.BaseURL,
+		Webhooks:  stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
+		LocalMode: cfg.LocalMode(),
+		Assets:    assets.FS,
+		Logger:    log,
 	})
 	if err != nil {
 		listener.Close()
@@ -153,6 +155,8 @@ func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway
 	}
 	return billing.NewService(db, gateway, billing.Options{
 		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log,
+		// Every money or card action is attributed to the context's actor, or refused.
+		Audit: staff.NewService(db, staff.Options{}).Record,
 	}), nil
 }
 

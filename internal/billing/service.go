@@ -24,6 +24,7 @@ type Service struct {
 	recoveryKey []byte
 	now         func() time.Time
 	log         *slog.Logger
+	auditFunc   AuditFunc
 
 	// versionsWarned holds the foreign API versions already logged.
 	versionsWarned sync.Map
@@ -42,6 +43,9 @@ type Options struct {
 	// Now is the clock; time.Now by default.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Audit, when set, records every charge, retry, detach, make-default and
+	// replay before it reaches Stripe; its error stops the action.
+	Audit AuditFunc
 }
 
 // NewService returns a Service.
@@ -63,6 +67,7 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 		recoveryKey: opts.RecoveryKey,
 		now:         now,
 		log:         log,
+		auditFunc:   opts.Audit,
 	}
 }
 

@@ -33,8 +33,11 @@ func (s *Server) Handler() http.Handler {
 
 	r.Post("/webhook", s.webhook)
 
+	r.With(limitBody(maxFormBytes)).Get("/admin/login", s.handle(s.adminLoginPage))
+	r.With(limitBody(maxFormBytes)).Post("/admin/login", s.handle(s.adminLogin))
+	r.With(limitBody(maxFormBytes)).Post("/admin/logout", s.handle(s.adminLogout))
 	r.Route("/admin", func(r chi.Router) {
-		r.Use(adminAuth(s.adminPassword))
+		r.Use(s.requireStaff)
 		r.Use(limitBody(maxFormBytes))
 		r.Get("/", s.handle(s.adminPaymentMethods))
 		r.Get("/outbox", s.handle(s.adminOutbox))
@@ -45,6 +48,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/charges/{id}", s.handle(s.adminChargeOutcome))
 		r.Post("/charges/{id}/retry", s.handle(s.adminChargeRetry))
 		r.Post("/events/{id}/replay", s.handle(s.adminReplay))
+		r.Get("/audit", s.handle(s.adminAudit))
 	})
 	return r
 }
