@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Throttling of sign-ins, per user name and per client address. Every
@@ -51,7 +52,27 @@ func lockout(failures int) time.Duration {
 
 // throttleKeys are the keys one sign-in counts against.
 func throttleKeys(name, addr string) (user, address string) {
-	return "user:" + truncate(name, 254), "addr:" + addressKey(addr)
+	return "user:" + name, "addr:" + addressKey(addr)
+}
+
+// cleanName is a typed user name made safe to look up and to store as a
+// key: lower-cased, valid UTF-8 without control characters, at most 254
+// characters. Whatever was typed, it counts against a key.
+func cleanName(name string) string {
+	name = strings.ToLower(strings.TrimSpace(strings.ToValidUTF8(name, "\uFFFD")))
+	var b strings.Builder
+	n := 0
+	for _, r := range name {
+		if n == 254 {
+			break
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			r = '\uFFFD'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 // addressKey groups an IPv6 address by its /64, which one subscriber
@@ -80,7 +101,7 @@ func truncate(s string, n int) string {
 // from the client address addr. It returns the signed-in Actor, a
 // *LockedError while the name or address is locked out, or ErrBadCredentials.
 func (s *Service) Authenticate(ctx context.Context, name, password, addr string) (Actor, error) {
-	name = strings.ToLower(strings.TrimSpace(name))
+	name = cleanName(name)
 	userKey, addrKey := throttleKeys(name, addr)
 	now := s.now()
 	var locked *LockedError
@@ -157,7 +178,7 @@ func (s *Service) checkPassword(ctx context.Context, name, password string) (Act
 	}
 	u, err := s.store.StaffUserByEmail(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		verifyPassword(s.dummyHash, password)
+		verifyPassword(s.dummy(), password)
 		return Actor{}, false, nil
 	}
 	if err != nil {

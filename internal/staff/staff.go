@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -152,8 +153,9 @@ type Service struct {
 	adminHash [32]byte
 	now       func() time.Time
 	// dummyHash is checked for unknown users, so that an unknown name takes
-	// as long to refuse as a wrong password.
-	dummyHash string
+	// as long to refuse as a wrong password; made on first use.
+	dummyHash     string
+	dummyHashOnce sync.Once
 }
 
 // NewService returns a Service.
@@ -162,10 +164,13 @@ func NewService(store Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, now: now, adminSet: opts.AdminPassword != "",
+	return &Service{store: store, now: now, adminSet: opts.AdminPassword != "",
 		adminHash: sha256.Sum256([]byte(opts.AdminPassword))}
-	s.dummyHash = hashPassword("not a password of anyone")
-	return s
+}
+
+func (s *Service) dummy() string {
+	s.dummyHashOnce.Do(func() { s.dummyHash = hashPassword("not a password of anyone") })
+	return s.dummyHash
 }
 
 // Now is the Service's clock.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestLockoutGrowsThenStops(t *testing.T) {
@@ -104,5 +105,23 @@ func TestLockedErrorRetryAfterRoundsUp(t *testing.T) {
 		if got := (&LockedError{Until: now.Add(left)}).RetryAfter(now); got != want {
 			t.Errorf("%s left: Retry-After %s, want %s", left, got, want)
 		}
+	}
+}
+
+func TestCleanNameIsStorable(t *testing.T) {
+	cases := map[string]string{
+		" Ann@Example.com ": "ann@example.com",
+		"a\x00b":            "a\uFFFDb",
+		"\xff\xfeadmin":     "\uFFFDadmin",
+		"x\u202ey":          "x\uFFFDy",
+	}
+	for in, want := range cases {
+		if got := cleanName(in); got != want {
+			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := cleanName(strings.Repeat("é", 400))
+	if n := len([]rune(long)); n != 254 || !utf8.ValidString(long) {
+		t.Errorf("a long name is cut to %d runes, valid %v", n, utf8.ValidString(long))
 	}
 }

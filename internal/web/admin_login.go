@@ -152,7 +152,8 @@ func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) error {
 		Name: sessionCookie, Value: token, Path: sessionPath,
 		Expires: sess.ExpiresAt, HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
 	})
-	s.log.Info("admin signed in", "user", actor.Name, "addr", addr, logAttrs(r))
+	// The staff user's id, not their email: emails stay out of info-level logs.
+	s.log.Info("admin signed in", "staff_user_id", actor.UserID, "admin", actor.Name == staff.AdminName, "addr", addr, logAttrs(r))
 	http.Redirect(w, r, p.Next, http.StatusSeeOther)
 	return nil
 }

@@ -403,3 +403,24 @@ func TestAuditLogPages(t *testing.T) {
 		t.Errorf("second page %s: %d", link, second.status)
 	}
 }
+
+func TestMalformedCredentialsAreRefusedNot500(t *testing.T) {
+	h := newHarness(t)
+	users := []string{"a\x00b@example.com", "\xff\xfe", strings.Repeat("é", 2000), "admin\u202e"}
+	for _, user := range users {
+		if res := h.admin("/admin", user, "\x00\xff"+strings.Repeat("p", 5000)); res.status != http.StatusUnauthorized {
+			t.Errorf("Basic user %q: %d, want 401", truncateForTest(user), res.status)
+		}
+		if res, cookie := h.loginForm(user, "\x00pw", "/admin\x00"); res.status != http.StatusUnauthorized || cookie != nil {
+			t.Errorf("form user %q: %d, want 401", truncateForTest(user), res.status)
+		}
+		h.advance(2 * time.Hour) // this address's failures are forgotten
+	}
+}
+
+func truncateForTest(s string) string {
+	if len(s) > 20 {
+		return s[:20]
+	}
+	return s
+}
