@@ -89,7 +89,8 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 		detail += ", resubmitted"
 	}
 	if err := s.audit(ctx, ActionCharge, pm.ID, money, detail); err != nil {
-		return attempt, err
+		// Not sent: nothing was charged. The same form (its key) sends it later.
+		return ChargeAttempt{}, err
 	}
 	return s.sendCharge(ctx, attempt)
 }

@@ -1,9 +1,6 @@
 package staff
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // Record writes an audit row for an action the context's actor is about to
 // take. Without an actor it refuses (ErrNoActor), and so does the action.
@@ -18,10 +15,8 @@ func (s *Service) Record(ctx context.Context, action, target string, amount int6
 	if currency != "" {
 		e.Amount, e.Currency = amount, currency
 	}
-	if _, err := s.store.AppendAudit(ctx, e); err != nil {
-		return fmt.Errorf("audit %s %s: %w", action, target, err)
-	}
-	return nil
+	_, err := s.store.AppendAudit(ctx, e)
+	return err // the caller names the action; the store names itself
 }
 
 // AuditPageSize is how many rows one page of the audit log shows.

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -423,4 +424,35 @@ func truncateForTest(s string) string {
 		return s[:20]
 	}
 	return s
+}
+
+func TestActionsWithoutAnActorAreRefusedBeforeStripe(t *testing.T) {
+	h := newHarness(t)
+	pm := h.recordedCard("nobody@example.com", "4242424242424242")
+	customer, err := h.svc.CustomerOfPaymentMethod(context.Background(), pm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := eventOfType(t, h.stripeEvents(), billing.EventCheckoutSessionCompleted)
+	before := h.gateway.TotalCalls()
+	ctx := context.Background() // no actor
+	_, chargeErr := h.svc.Charge(ctx, billing.ChargeRequest{PaymentMethodID: pm.ID, Amount: "10", Currency: "usd"})
+	_, replayErr := h.svc.ReplayEvent(ctx, event.ID)
+	errs := map[string]error{
+		"charge":  chargeErr,
+		"default": h.svc.SetDefault(ctx, customer, pm.ID),
+		"detach":  h.svc.Detach(ctx, customer, pm.ID),
+		"replay":  replayErr,
+	}
+	for name, err := range errs {
+		if !errors.Is(err, staff.ErrNoActor) {
+			t.Errorf("%s without an actor: %v, want ErrNoActor", name, err)
+		}
+	}
+	if n := h.gateway.TotalCalls() - before; n != 0 {
+		t.Errorf("%d Stripe calls for unattributed actions", n)
+	}
+	if n := h.count("audit_log"); n != 0 {
+		t.Errorf("%d audit rows", n)
+	}
 }
