@@ -26,12 +26,9 @@ const staffUsage = `usage:
 
 // runStaff manages staff accounts. It needs only the database.
 func runStaff(ctx context.Context, args []string, getenv func(string) string, in io.Reader, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] == "list") != (len(args) == 1) || len(args) > 2 {
-		return errors.New(staffUsage)
-	}
-	switch args[0] {
-	case "add", "list", "disable":
-	default:
+	// Each verb and how many words it takes, itself included.
+	words := map[string]int{"add": 2, "list": 1, "disable": 2}
+	if len(args) == 0 || words[args[0]] != len(args) {
 		return errors.New(staffUsage)
 	}
 	_, db, _, err := openStore(ctx, getenv)
