@@ -8,6 +8,7 @@
 //	storefront sync      apply Stripe events that were missed
 //	storefront events replay EVENT_ID
 //	storefront charge --customer EMAIL_OR_ID --amount 10.99
+//	storefront staff add|list|disable
 //	storefront emulator  run the local Stripe emulator alone
 package main
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEvents(ctx, args, getenv, stdout, log)
 	case "charge":
 		return runCharge(ctx, args, getenv, stdout, log)
+	case "staff":
+		return runStaff(ctx, args, getenv, stdin, stdout)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
 	case "help", "-h", "--help":
@@ -80,6 +83,7 @@ commands:
   sync      apply Stripe events the ledger lacks (--since 720h at most)
   events    replay EVENT_ID: apply one event again
   charge    --customer EMAIL_OR_ID --amount 10.99 [--currency usd] [--payment-method pm_...]
+  staff     add EMAIL (password on stdin, or generated) | list | disable EMAIL
   emulator  run the Stripe emulator alone (-port, -webhook-url, -webhook-secret)
 
 Configuration comes from the environment and .env; see .env.example.

@@ -12,6 +12,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/config"
 	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
 )
 
@@ -84,7 +85,7 @@ func runEvents(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.Close()
-	e, err := svc.ReplayEvent(ctx, args[1])
+	e, err := svc.ReplayEvent(staff.WithActor(ctx, cliActor()), args[1])
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func runCharge(ctx context.Context, args []string, getenv func(string) string, s
 	} else if owner, err := svc.CustomerOfPaymentMethod(ctx, pm); err != nil || owner != customer.ID {
 		return fmt.Errorf("charge: %s is not a card of customer %s", pm, *customerRef)
 	}
-	attempt, err := svc.Charge(ctx, billing.ChargeRequest{PaymentMethodID: pm, Amount: *amount, Currency: *currency})
+	attempt, err := svc.Charge(staff.WithActor(ctx, cliActor()), billing.ChargeRequest{PaymentMethodID: pm, Amount: *amount, Currency: *currency})
 	if err != nil {
 		if attempt.ID != 0 {
 			fmt.Fprintf(stdout, "attempt %d: outcome unknown (%v); run again with the admin's Retry to resend the same key\n", attempt.ID, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/smtpmail"
+	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/web"
@@ -118,8 +119,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 	}
 	srv, err := web.NewServer(web.Options{
 		Service:        svc,
+		Staff:          staff.NewService(db, staff.Options{AdminPassword: stripeCfg.adminPassword}),
 		Webhooks:       stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
-		AdminPassword:  stripeCfg.adminPassword,
 		LocalMode:      cfg.LocalMode(),
 		BaseURL:        cfg.BaseURL,
 		TrustedProxies: cfg.TrustedProxies,
@@ -231,6 +232,8 @@ func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway
 	}
 	return billing.NewService(db, gateway, billing.Options{
 		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log, Observer: observer,
+		// Every money or card action is attributed to the context's actor, or refused.
+		Audit: staff.NewService(db, staff.Options{}).Record,
 	}), nil
 }
 

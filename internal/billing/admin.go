@@ -125,6 +125,9 @@ func (s *Service) SetDefault(ctx context.Context, customerID int64, pmID string)
 	if pm.Status != PaymentMethodActive {
 		return Invalid("payment_method", "A detached card cannot be the default.")
 	}
+	if err := s.audit(ctx, ActionCardDefault, pm.ID, Money{}, fmt.Sprintf("customer %d", customerID)); err != nil {
+		return err
+	}
 	if err := s.gateway.SetDefaultPaymentMethod(ctx, pm.StripeCustomerID, pm.ID); err != nil {
 		return fmt.Errorf("set default %s: %w", pm.ID, err)
 	}
@@ -143,6 +146,9 @@ func (s *Service) Detach(ctx context.Context, customerID int64, pmID string) err
 	}
 	if pm.Status != PaymentMethodActive {
 		return nil
+	}
+	if err := s.audit(ctx, ActionCardDetach, pm.ID, Money{}, fmt.Sprintf("customer %d", customerID)); err != nil {
+		return err
 	}
 	syncedAt := s.now()
 	err = s.gateway.DetachPaymentMethod(ctx, pm.ID)

@@ -82,6 +82,16 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 	if !created && attempt.Status != ChargeProcessing {
 		return attempt, nil // a double submit of a settled attempt
 	}
+	// Right after the attempt's commit and before Stripe: a crash in between
+	// leaves an attempt that was never sent, not a charge nobody made.
+	detail := fmt.Sprintf("attempt %d, customer %d", attempt.ID, attempt.CustomerID)
+	if !created {
+		detail += ", resubmitted"
+	}
+	if err := s.audit(ctx, ActionCharge, pm.ID, money, detail); err != nil {
+		// Not sent: nothing was charged. The same form (its key) sends it later.
+		return ChargeAttempt{}, err
+	}
 	return s.sendCharge(ctx, attempt)
 }
 
@@ -100,6 +110,9 @@ func (s *Service) RetryCharge(ctx context.Context, attemptID int64) (ChargeAttem
 	if s.now().Sub(attempt.CreatedAt) > idempotencyKeyLifetime {
 		// Stripe has forgotten the key: a resend could charge a second time.
 		return attempt, Invalid("attempt", "This charge is over a day old and its outcome is unknown; check the payment on Stripe's dashboard before charging again.")
+	}
+	if err := s.audit(ctx, ActionChargeRetry, attempt.PaymentMethodID, attempt.Money, fmt.Sprintf("attempt %d, customer %d", attempt.ID, attempt.CustomerID)); err != nil {
+		return attempt, err
 	}
 	return s.sendCharge(ctx, attempt)
 }

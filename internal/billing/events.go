@@ -224,6 +224,9 @@ func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
 	if !ValidEventID(id) {
 		return Event{}, Invalid("event", "%q is not an event id (evt_...).", id)
 	}
+	if err := s.audit(ctx, ActionEventReplay, id, Money{}, ""); err != nil {
+		return Event{}, err
+	}
 	stored, err := s.store.StoredEvent(ctx, id)
 	e := stored.Event
 	if errors.Is(err, ErrNotFound) {

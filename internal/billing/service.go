@@ -25,6 +25,7 @@ type Service struct {
 	now         func() time.Time
 	log         *slog.Logger
 	observer    Observer
+	auditFunc   AuditFunc
 
 	// versionsWarned holds the foreign API versions already logged.
 	versionsWarned sync.Map
@@ -45,6 +46,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer is told of charges and webhook deliveries; nil: nobody.
 	Observer Observer
+	// Audit, when set, records every charge, retry, detach, make-default and
+	// replay before it reaches Stripe; its error stops the action.
+	Audit AuditFunc
 }
 
 // NewService returns a Service.
@@ -71,6 +75,7 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 		recoveryKey: opts.RecoveryKey,
 		now:         now,
 		log:         log,
+		auditFunc:   opts.Audit,
 	}
 }
 

@@ -248,7 +248,7 @@ func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 		}
 	}
 	stripe.answered.Store(&crash)
-	attempt, err := h.svc.Charge(context.Background(), billing.ChargeRequest{PaymentMethodID: pm.ID, Amount: "42.00", Currency: "usd"})
+	attempt, err := h.svc.Charge(asStaff(), billing.ChargeRequest{PaymentMethodID: pm.ID, Amount: "42.00", Currency: "usd"})
 	stripe.answered.Store(nil)
 	proxy.Up()
 	if err == nil || attempt.ID == 0 {
@@ -259,7 +259,7 @@ func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 		t.Fatalf("attempt after the crash: %s, want processing", stored.Status)
 	}
 
-	retried, err := h.svc.RetryCharge(context.Background(), attempt.ID)
+	retried, err := h.svc.RetryCharge(asStaff(), attempt.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

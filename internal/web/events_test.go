@@ -283,7 +283,7 @@ func TestFailedEventIsKeptAndReplayed(t *testing.T) {
 	if res := h.deliver(succeeded); res.status != http.StatusOK {
 		t.Errorf("other event: %d", res.status)
 	}
-	if _, err := h.svc.ReplayEvent(context.Background(), completed.ID); err != nil {
+	if _, err := h.svc.ReplayEvent(asStaff(), completed.ID); err != nil {
 		t.Fatal(err)
 	}
 	if e := h.ledger(completed.ID); e.AppliedAt.IsZero() || e.LastError != "" {

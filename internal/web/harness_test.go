@@ -19,6 +19,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/web"
@@ -89,9 +90,12 @@ func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
 // harness is the whole store over real HTTP: a fresh database, the Stripe
 // emulator behind the real stripe-go gateway, and the web server.
 type harness struct {
-	t       testing.TB
-	db      *postgres.DB
-	svc     *billing.Service
+	t     testing.TB
+	db    *postgres.DB
+	svc   *billing.Service
+	staff *staff.Service
+	// skew moves the staff clock (sessions, lock-outs) ahead of real time.
+	skew    atomic.Int64
 	gateway *stripeapi.Gateway
 	store   *httptest.Server
 	client  *http.Client
@@ -138,11 +142,14 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.staff = staff.NewService(h.db, staff.Options{AdminPassword: adminPassword,
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
 	h.svc = billing.NewService(h.db, h.gateway, billing.Options{
 		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Observer: m, Logger: log,
+		Audit: h.staff.Record,
 	})
 	srv, err := web.NewServer(web.Options{
-		Service: h.svc, AdminPassword: adminPassword, Assets: assets.FS,
+		Service: h.svc, Staff: h.staff, BaseURL: h.store.URL, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log, Requests: m, Metrics: m.Handler(),
 	})
 	if err != nil {
@@ -156,6 +163,14 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 	}
 	return h
 }
+
+// asStaff is a context whose actions are audited as a test's.
+func asStaff() context.Context {
+	return staff.WithActor(context.Background(), staff.Actor{Name: "test@example.com", Address: "192.0.2.1"})
+}
+
+// advance moves the staff clock forward.
+func (h *harness) advance(d time.Duration) { h.skew.Add(int64(d)) }
 
 type response struct {
 	status   int

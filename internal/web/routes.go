@@ -45,10 +45,17 @@ func (s *Server) Handler() http.Handler {
 	})
 
 	r.Post("/webhook", s.webhook)
-	r.With(adminAuth(s.adminPassword)).Get("/metrics", s.metrics.ServeHTTP)
+	r.With(s.requireStaff).Get("/metrics", s.metrics.ServeHTTP)
 
+	r.Group(func(r chi.Router) {
+		r.Use(limitBody(maxFormBytes))
+		r.Use(s.checkInput)
+		r.Get("/admin/login", s.handle(s.adminLoginPage))
+		r.Post("/admin/login", s.handle(s.adminLogin))
+		r.Post("/admin/logout", s.handle(s.adminLogout))
+	})
 	r.Route("/admin", func(r chi.Router) {
-		r.Use(adminAuth(s.adminPassword))
+		r.Use(s.requireStaff)
 		r.Use(limitBody(maxFormBytes))
 		r.Use(s.checkInput)
 		r.Get("/", s.handle(s.adminPaymentMethods))
@@ -60,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/charges/{id}", s.handle(s.adminChargeOutcome))
 		r.Post("/charges/{id}/retry", s.handle(s.adminChargeRetry))
 		r.Post("/events/{id}/replay", s.handle(s.adminReplay))
+		r.Get("/audit", s.handle(s.adminAudit))
 	})
 	return r
 }

@@ -16,17 +16,19 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/staff"
 )
 
 // Options configure the HTTP server.
 type Options struct {
-	Service       *billing.Service
-	AdminPassword string
+	Service *billing.Service
+	// Staff signs staff in (the admin included) and keeps the audit log.
+	Staff *staff.Service
 	// Webhooks verifies Stripe-Signature headers.
 	Webhooks WebhookVerifier
 	// LocalMode shows the "test mode, local emulator" banner on every page.
 	LocalMode bool
-	// BaseURL is the store's public URL; https turns on HSTS.
+	// BaseURL is the store's public URL; https turns on HSTS and Secure cookies.
 	BaseURL string
 	// TrustedProxies are the CIDR prefixes of proxies whose X-Forwarded-For
 	// names the client.
@@ -55,7 +57,7 @@ type WebhookVerifier interface {
 type Server struct {
 	svc            *billing.Service
 	webhooks       WebhookVerifier
-	adminPassword  string
+	staff          *staff.Service
 	localMode      bool
 	https          bool
 	trustedProxies []string
@@ -69,12 +71,12 @@ type Server struct {
 // pageNames are the templates rendered inside the layout; all are parsed at
 // start so a missing or broken one stops the server before it serves.
 var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "pay",
-	"admin", "admin_customer", "admin_charge", "admin_outbox"}
+	"admin", "admin_customer", "admin_charge", "admin_outbox", "admin_login", "admin_audit"}
 
 // NewServer parses the templates and returns a Server.
 func NewServer(opts Options) (*Server, error) {
-	if opts.Service == nil || opts.Assets == nil || opts.Webhooks == nil {
-		return nil, errors.New("web: Service, Webhooks and Assets are required")
+	if opts.Service == nil || opts.Staff == nil || opts.Assets == nil || opts.Webhooks == nil {
+		return nil, errors.New("web: Service, Staff, Webhooks and Assets are required")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -87,7 +89,7 @@ func NewServer(opts Options) (*Server, error) {
 	s := &Server{
 		svc:            opts.Service,
 		webhooks:       opts.Webhooks,
-		adminPassword:  opts.AdminPassword,
+		staff:          opts.Staff,
 		localMode:      opts.LocalMode,
 		https:          strings.HasPrefix(opts.BaseURL, "https://"),
 		trustedProxies: opts.TrustedProxies,
@@ -100,7 +102,7 @@ func NewServer(opts Options) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = http.NotFoundHandler()
 	}
-	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when}
+	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when, "money": money}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -130,7 +132,9 @@ func (d noDirs) Open(name string) (fs.File, error) {
 // page is what every template receives: the layout's fields and the page's own Data.
 type page struct {
 	LocalMode bool
-	Data      any
+	// Staff is who is signed in, on admin pages.
+	Staff *staff.Actor
+	Data  any
 }
 
 // render executes a page into a buffer first, so that a template error is a
@@ -140,8 +144,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if !ok {
 		return fmt.Errorf("render: no template %q", name)
 	}
+	p := page{LocalMode: s.localMode, Data: data}
+	if a, ok := staff.ActorFrom(r.Context()); ok {
+		p.Staff = &a
+	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", page{LocalMode: s.localMode, Data: data}); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -189,4 +197,9 @@ func when(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// money formats an amount in minor units for people ("USD 10.99").
+func money(amount int64, currency string) string {
+	return billing.Money{Amount: amount, Currency: currency}.String()
 }
