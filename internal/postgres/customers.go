@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/storefront/storefront/internal/billing"
 )
@@ -54,6 +55,12 @@ func (db *DB) EnsureStripeCustomer(ctx context.Context, email string, create fun
 		ON CONFLICT (email) DO UPDATE
 		SET stripe_customer_id = coalesce(customers.stripe_customer_id, excluded.stripe_customer_id), updated_at = now()
 		RETURNING `+customerColumns, email, stripeID))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
+		// A concurrent caller linked the same Customer first: ON CONFLICT
+		// arbitrates the email only, so the Stripe id's index refused ours.
+		c, err = scanCustomer(db.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = $1`, email))
+	}
 	if err != nil {
 		return billing.Customer{}, fmt.Errorf("ensure stripe customer: link %s: %w", stripeID, err)
 	}
