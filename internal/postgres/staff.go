@@ -138,6 +138,34 @@ func (db *DB) DeleteStaffSession(ctx context.Context, tokenHash []byte) error {
 	return nil
 }
 
+// Throttles reads the throttle rows of keys, without locking them.
+func (db *DB) Throttles(ctx context.Context, keys []string) (map[string]staff.Throttle, error) {
+	rows, err := db.pool.Query(ctx, `SELECT key, failures, locked_until, updated_at FROM staff_login_throttle WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("login throttles: %w", err)
+	}
+	state := map[string]staff.Throttle{}
+	for rows.Next() {
+		var (
+			key    string
+			t      staff.Throttle
+			locked *time.Time
+		)
+		if err := rows.Scan(&key, &t.Failures, &locked, &t.UpdatedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("login throttles: %w", err)
+		}
+		if locked != nil {
+			t.LockedUntil = *locked
+		}
+		state[key] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("login throttles: %w", err)
+	}
+	return state, nil
+}
+
 // UpdateThrottles reads the throttle rows of keys under row locks, lets
 // update change them and writes them back, in one transaction. Keys are
 // locked in sorted order so that two sign-ins never deadlock.

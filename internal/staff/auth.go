@@ -2,6 +2,7 @@ package staff
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -104,6 +106,9 @@ func (s *Service) Authenticate(ctx context.Context, name, password, addr string)
 	name = cleanName(name)
 	userKey, addrKey := throttleKeys(name, addr)
 	now := s.now()
+	if actor, ok := s.remembered.recall(name, password, now); ok {
+		return s.authenticateRemembered(ctx, actor, []string{userKey, addrKey}, name, password, addr, now)
+	}
 	var locked *LockedError
 	err := s.store.UpdateThrottles(ctx, []string{userKey, addrKey}, func(state map[string]Throttle) (map[string]Throttle, error) {
 		for _, t := range state {
@@ -158,6 +163,38 @@ func (s *Service) Authenticate(ctx context.Context, name, password, addr string)
 	})
 	if err != nil {
 		return Actor{}, fmt.Errorf("authenticate: %w", err)
+	}
+	s.remembered.keep(name, password, actor, now)
+	actor.Address = addr
+	return actor, nil
+}
+
+// authenticateRemembered lets in credentials that signed in lately, once
+// neither key is locked (a lock refuses the right password too) and, for a
+// staff user, the user is still enabled.
+func (s *Service) authenticateRemembered(ctx context.Context, actor Actor, keys []string, name, password, addr string, now time.Time) (Actor, error) {
+	state, err := s.store.Throttles(ctx, keys)
+	if err != nil {
+		return Actor{}, fmt.Errorf("authenticate: %w", err)
+	}
+	var locked *LockedError
+	for _, t := range state {
+		if t.LockedUntil.After(now) && (locked == nil || t.LockedUntil.After(locked.Until)) {
+			locked = &LockedError{Until: t.LockedUntil}
+		}
+	}
+	if locked != nil {
+		return Actor{}, locked
+	}
+	if actor.UserID != 0 {
+		u, err := s.store.StaffUserByEmail(ctx, name)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Actor{}, fmt.Errorf("authenticate: %w", err)
+		}
+		if err != nil || u.Disabled() {
+			s.remembered.forget(name, password)
+			return Actor{}, ErrBadCredentials
+		}
 	}
 	actor.Address = addr
 	return actor, nil
@@ -261,4 +298,70 @@ func (s *Service) EndSession(ctx context.Context, token string) error {
 func tokenHash(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
+}
+
+// rememberFor is how long credentials that signed in are let in again
+// without their hash being checked; a lock-out or a disabled user still
+// refuses them at once.
+const rememberFor = time.Minute
+
+// remembered holds credentials that signed in lately, by an HMAC under a
+// key of this process: the passwords themselves are never kept. Only
+// credentials that were right are kept, so its size is the number of
+// staff, and a guesser cannot grow it.
+type remembered struct {
+	key     []byte
+	mu      sync.Mutex
+	entries map[[32]byte]rememberedActor
+}
+
+type rememberedActor struct {
+	actor Actor
+	until time.Time
+}
+
+func newRemembered() remembered {
+	key := make([]byte, 32)
+	rand.Read(key) // never fails (crypto/rand)
+	return remembered{key: key, entries: map[[32]byte]rememberedActor{}}
+}
+
+func (r *remembered) id(name, password string) [32]byte {
+	mac := hmac.New(sha256.New, r.key)
+	mac.Write([]byte(name))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	var id [32]byte
+	copy(id[:], mac.Sum(nil))
+	return id
+}
+
+func (r *remembered) recall(name, password string, now time.Time) (Actor, bool) {
+	id := r.id(name, password)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[id]
+	if !ok || !now.Before(e.until) {
+		return Actor{}, false
+	}
+	return e.actor, true
+}
+
+func (r *remembered) keep(name, password string, actor Actor, now time.Time) {
+	id := r.id(name, password)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, e := range r.entries {
+		if !now.Before(e.until) {
+			delete(r.entries, k)
+		}
+	}
+	r.entries[id] = rememberedActor{actor: actor, until: now.Add(rememberFor)}
+}
+
+func (r *remembered) forget(name, password string) {
+	id := r.id(name, password)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.entries, id)
 }

@@ -131,6 +131,9 @@ type Store interface {
 	// one transaction, so that concurrent sign-ins on several replicas count
 	// every attempt. A zero Throttle is deleted. update must not use the Store.
 	UpdateThrottles(ctx context.Context, keys []string, update func(map[string]Throttle) (map[string]Throttle, error)) error
+	// Throttles reads the throttle state of keys, without locking; a
+	// missing key is absent from the map.
+	Throttles(ctx context.Context, keys []string) (map[string]Throttle, error)
 
 	// AppendAudit writes an audit row and returns it with its id and time.
 	AppendAudit(ctx context.Context, e Entry) (Entry, error)
@@ -156,6 +159,10 @@ type Service struct {
 	// as long to refuse as a wrong password; made on first use.
 	dummyHash     string
 	dummyHashOnce sync.Once
+	// remembered are credentials that signed in lately, so that a script
+	// sending Basic auth with every request costs a read, not two locking
+	// transactions and an argon2id hash each time.
+	remembered remembered
 }
 
 // NewService returns a Service.
@@ -165,7 +172,7 @@ func NewService(store Store, opts Options) *Service {
 		now = time.Now
 	}
 	return &Service{store: store, now: now, adminSet: opts.AdminPassword != "",
-		adminHash: sha256.Sum256([]byte(opts.AdminPassword))}
+		adminHash: sha256.Sum256([]byte(opts.AdminPassword)), remembered: newRemembered()}
 }
 
 func (s *Service) dummy() string {
