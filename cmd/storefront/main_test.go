@@ -49,7 +49,7 @@ func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 	stdout, logs := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, stdout, logs)
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, stdout, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -174,7 +174,7 @@ func TestMigrateCommand(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"migrate"}, func(k string) string {
 		return map[string]string{"DATABASE_URL": dbURL}[k]
-	}, &out, io.Discard)
+	}, nil, &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +186,11 @@ func TestMigrateCommand(t *testing.T) {
 func TestRunRejectsBadConfigurationAndCommands(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, func(k string) string {
 		return map[string]string{"PORT": "nope", "STRIPE_SECRET_KEY": "sk_live_x"}[k]
-	}, io.Discard, io.Discard)
+	}, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "PORT:") || !strings.Contains(err.Error(), "ADMIN_PASSWORD:") {
 		t.Errorf("err = %v, want one line per problem", err)
 	}
-	if err := run(context.Background(), []string{"frobnicate"}, os.Getenv, io.Discard, io.Discard); err == nil || errors.Is(err, context.Canceled) {
+	if err := run(context.Background(), []string{"frobnicate"}, os.Getenv, nil, io.Discard, io.Discard); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("unknown command: err = %v", err)
 	}
 }
@@ -242,7 +242,7 @@ func nonLoopbackIPs(t *testing.T) []string {
 func TestServeRefusesLocalModeOnAPublicURL(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, func(k string) string {
 		return map[string]string{"BASE_URL": "https://shop.example.com"}[k]
-	}, io.Discard, io.Discard)
+	}, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "STRIPE_SECRET_KEY:") || !strings.Contains(err.Error(), "LOCAL_MODE") {
 		t.Errorf("err = %v, want local mode refused on a public BASE_URL", err)
 	}

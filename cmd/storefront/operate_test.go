@@ -72,7 +72,7 @@ func TestSyncCommandFromSeveralMachinesAppliesEachEventOnce(t *testing.T) {
 	outs := make([]bytes.Buffer, 3)
 	for i := range outs {
 		wg.Go(func() {
-			if err := run(context.Background(), []string{"sync", "--since", "1h"}, env, &outs[i], io.Discard); err != nil {
+			if err := run(context.Background(), []string{"sync", "--since", "1h"}, env, nil, &outs[i], io.Discard); err != nil {
 				t.Error(err)
 			}
 		})
@@ -89,7 +89,7 @@ func TestSyncCommandFromSeveralMachinesAppliesEachEventOnce(t *testing.T) {
 		t.Errorf("three concurrent syncs applied %d events in all, want each of the %d once", total, found)
 	}
 	var again bytes.Buffer
-	if err := run(context.Background(), []string{"sync"}, env, &again, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"sync"}, env, nil, &again, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if f, already, applied := syncCounts(t, again.String()); applied != 0 || already != f {
@@ -101,20 +101,20 @@ func TestOperatorCommandsExplainWhatTheyNeed(t *testing.T) {
 	_, dbURL := pg.NewDBWithURL(t)
 	env := func(k string) string { return map[string]string{"DATABASE_URL": dbURL}[k] }
 	for _, args := range [][]string{{"sync"}, {"events", "replay", "evt_1"}} {
-		err := run(context.Background(), args, env, io.Discard, io.Discard)
+		err := run(context.Background(), args, env, nil, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "STRIPE_API_BASE") {
 			t.Errorf("%v in local mode without an emulator: %v", args, err)
 		}
 	}
 	for _, args := range [][]string{{"events"}, {"events", "list"}, {"sync", "--since", "2000h"}} {
-		if err := run(context.Background(), args, env, io.Discard, io.Discard); err == nil {
+		if err := run(context.Background(), args, env, nil, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: want a usage error", args)
 		}
 	}
 	withEmulator := func(k string) string {
 		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": "http://127.0.0.1:1"}[k]
 	}
-	if err := run(context.Background(), []string{"events", "replay", "../customers"}, withEmulator, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an event id") {
+	if err := run(context.Background(), []string{"events", "replay", "../customers"}, withEmulator, nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an event id") {
 		t.Errorf("replay of a malformed id: %v", err)
 	}
 }
@@ -131,7 +131,7 @@ func TestEventsReplayCommand(t *testing.T) {
 		t.Fatalf("events: %v, %v", events, err)
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"events", "replay", events[0].ID}, env, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"events", "replay", events[0].ID}, env, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "replayed "+events[0].ID) {
@@ -146,7 +146,7 @@ func TestChargeCommand(t *testing.T) {
 		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": apiBase, "BASE_URL": "https://shop.example", "LOCAL_MODE": "true"}[k]
 	}
 	ctx := context.Background()
-	if err := run(ctx, []string{"sync", "--since", "1h"}, env, io.Discard, io.Discard); err != nil {
+	if err := run(ctx, []string{"sync", "--since", "1h"}, env, nil, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]struct {
@@ -165,7 +165,7 @@ func TestChargeCommand(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := run(ctx, append([]string{"charge"}, tc.args...), env, &out, io.Discard)
+			err := run(ctx, append([]string{"charge"}, tc.args...), env, nil, &out, io.Discard)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("err = %v, want error: %v\n%s", err, tc.wantErr, out.String())
 			}

@@ -49,7 +49,9 @@ func TestShutdownDrainsAStripeCallInFlight(t *testing.T) {
 	defer cancel()
 	logs := &testkit.SyncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, io.Discard, logs)
+	}()
 	base := fmt.Sprintf("http://localhost:%d", port)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if res, err := http.Get(base + "/healthz"); err == nil {

@@ -15,9 +15,6 @@ import (
 	"github.com/storefront/storefront/internal/staff"
 )
 
-// stdin is where `staff add` reads a password from; tests replace it.
-var stdin io.Reader = os.Stdin
-
 const staffUsage = `usage:
   storefront staff add EMAIL       add a staff user; the password is read from stdin
                                    (one line), or generated and printed when none is piped in

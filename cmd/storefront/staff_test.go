@@ -13,22 +13,13 @@ import (
 	"github.com/storefront/storefront/internal/staff"
 )
 
-// withStdin makes the commands read in as their standard input.
-func withStdin(t *testing.T, in io.Reader) {
-	t.Helper()
-	old := stdin
-	stdin = in
-	t.Cleanup(func() { stdin = old })
-}
-
 func TestStaffCommands(t *testing.T) {
 	db, dbURL := pg.NewDBWithURL(t)
 	env := func(k string) string { return map[string]string{"DATABASE_URL": dbURL}[k] }
 	ctx := context.Background()
 	staffRun := func(in string, args ...string) (string, error) {
-		withStdin(t, strings.NewReader(in))
 		var out bytes.Buffer
-		err := run(ctx, append([]string{"staff"}, args...), env, &out, io.Discard)
+		err := run(ctx, append([]string{"staff"}, args...), env, strings.NewReader(in), &out, io.Discard)
 		return out.String(), err
 	}
 	svc := staff.NewService(db, staff.Options{})
@@ -85,18 +76,18 @@ func TestOperatorCommandsAreAudited(t *testing.T) {
 		return map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": apiBase}[k]
 	}
 	ctx := context.Background()
-	if err := run(ctx, []string{"sync", "--since", "1h"}, env, io.Discard, io.Discard); err != nil {
+	if err := run(ctx, []string{"sync", "--since", "1h"}, env, nil, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(ctx, []string{"charge", "--customer", "ops@example.com", "--amount", "10.99"}, env, &out, io.Discard); err != nil {
+	if err := run(ctx, []string{"charge", "--customer", "ops@example.com", "--amount", "10.99"}, env, nil, &out, io.Discard); err != nil {
 		t.Fatalf("charge: %v\n%s", err, out.String())
 	}
 	var eventID string
 	if err := db.Pool().QueryRow(ctx, `SELECT id FROM stripe_events ORDER BY created_at DESC LIMIT 1`).Scan(&eventID); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"events", "replay", eventID}, env, io.Discard, io.Discard); err != nil {
+	if err := run(ctx, []string{"events", "replay", eventID}, env, nil, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := staff.NewService(db, staff.Options{}).Audit(ctx, 0)
