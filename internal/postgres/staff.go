@@ -144,6 +144,16 @@ func (db *DB) Throttles(ctx context.Context, keys []string) (map[string]staff.Th
 	if err != nil {
 		return nil, fmt.Errorf("login throttles: %w", err)
 	}
+	state, err := scanThrottles(rows)
+	if err != nil {
+		return nil, fmt.Errorf("login throttles: %w", err)
+	}
+	return state, nil
+}
+
+// scanThrottles reads rows of (key, failures, locked_until, updated_at).
+func scanThrottles(rows pgx.Rows) (map[string]staff.Throttle, error) {
+	defer rows.Close()
 	state := map[string]staff.Throttle{}
 	for rows.Next() {
 		var (
@@ -152,18 +162,14 @@ func (db *DB) Throttles(ctx context.Context, keys []string) (map[string]staff.Th
 			locked *time.Time
 		)
 		if err := rows.Scan(&key, &t.Failures, &locked, &t.UpdatedAt); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("login throttles: %w", err)
+			return nil, err
 		}
 		if locked != nil {
 			t.LockedUntil = *locked
 		}
 		state[key] = t
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("login throttles: %w", err)
-	}
-	return state, nil
+	return state, rows.Err()
 }
 
 // UpdateThrottles reads the throttle rows of keys under row locks, lets
@@ -185,27 +191,14 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, update func(ma
 		if err != nil {
 			return err
 		}
-		state := map[string]staff.Throttle{}
-		for rows.Next() {
-			var (
-				key    string
-				t      staff.Throttle
-				locked *time.Time
-			)
-			if err := rows.Scan(&key, &t.Failures, &locked, &t.UpdatedAt); err != nil {
-				rows.Close()
-				return err
-			}
-			if locked != nil {
-				t.LockedUntil = *locked
-			}
-			if t.Failures == 0 && locked == nil {
-				t = staff.Throttle{} // just made: reads as zero
-			}
-			state[key] = t
-		}
-		if err := rows.Err(); err != nil {
+		state, err := scanThrottles(rows)
+		if err != nil {
 			return err
+		}
+		for key, t := range state {
+			if t.Failures == 0 && t.LockedUntil.IsZero() {
+				state[key] = staff.Throttle{} // just made: reads as zero
+			}
 		}
 		next, err := update(state)
 		if err != nil {

@@ -227,6 +227,12 @@ func (g *Gateway) RetrieveSession(ctx context.Context, id string) (billing.Sessi
 	if err != nil {
 		return billing.SessionState{}, gatewayError(OpRetrieveSession, err)
 	}
+	return sessionState(s, syncedAt), nil
+}
+
+// sessionState is what a Checkout Session says, with its SetupIntent or
+// PaymentIntent and their card where they were expanded.
+func sessionState(s *stripe.CheckoutSession, syncedAt time.Time) billing.SessionState {
 	state := billing.SessionState{
 		ID:            s.ID,
 		Mode:          string(s.Mode),
@@ -262,7 +268,7 @@ func (g *Gateway) RetrieveSession(ctx context.Context, id string) (billing.Sessi
 		saved := paymentMethod(pm, syncedAt)
 		state.PaymentMethod = &saved
 	}
-	return state, nil
+	return state
 }
 
 // metadataAttempt is the metadata key that ties Stripe objects to a charge attempt.
@@ -413,22 +419,7 @@ func (g *Gateway) ExpireSession(ctx context.Context, id string) (billing.Session
 	if err != nil {
 		return billing.SessionState{}, gatewayError(OpExpireSession, err)
 	}
-	state := billing.SessionState{
-		ID:            s.ID,
-		Mode:          string(s.Mode),
-		Status:        string(s.Status),
-		PaymentStatus: string(s.PaymentStatus),
-		Currency:      string(s.Currency),
-		AttemptID:     attemptID(s.Metadata),
-		SyncedAt:      syncedAt,
-	}
-	if s.Customer != nil {
-		state.StripeCustomerID = s.Customer.ID
-	}
-	if s.PaymentIntent != nil {
-		state.PaymentIntentID = s.PaymentIntent.ID
-	}
-	return state, nil
+	return sessionState(s, syncedAt), nil
 }
 
 // RefundPayment refunds a PaymentIntent in full, once per idempotency key.
