@@ -14,8 +14,8 @@ import (
 // Concurrent webhook deliveries share a commit. A commit is most of what an
 // event costs the database (a WAL flush, a round trip, a wake-up of the
 // backend), so events that arrive while another commit is under way are
-// written together, in one batch, which PostgreSQL runs as one implicit
-// transaction: each event's row and effect still commit atomically, and
+// written together, by one statement and so in one transaction: each
+// event's row and effect still commit atomically, and
 // every caller returns only once its event is durable. Nothing waits to
 // fill a batch; a batch is whatever queued up during the previous one.
 const (
@@ -49,29 +49,64 @@ type ingestEvent struct {
 	done    chan struct{}
 }
 
-// recordAppliedEventStatement stores an event as applied and expires its
-// sessions in one statement, telling whether the event was new. For a
-// duplicate the update runs again and, being guarded, changes nothing.
-const recordAppliedEventStatement = `
+// recordAppliedEventsStatement stores events as applied and expires their
+// sessions in one statement, one row per event in each array, and returns
+// the ids it inserted. A duplicate is skipped (ON CONFLICT DO NOTHING
+// recognises an id inserted earlier by the same statement too); its update
+// runs again and, being guarded, changes nothing. One statement for the
+// whole batch: the database parses, plans and executes once, not per event.
+const recordAppliedEventsStatement = `
 	WITH event AS (
 		INSERT INTO stripe_events (id, type, api_version, object_id, created_at, payload, applied_at, attempts)
-		VALUES ($1, $2, $3, $4, $5, $6, now(), 1)
+		SELECT id, type, api_version, object_id, created_at, payload, now(), 1
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+		     AS e (id, type, api_version, object_id, created_at, payload)
 		ON CONFLICT (id) DO NOTHING
-		RETURNING 1
+		RETURNING id
 	), expired AS (
 		UPDATE checkout_sessions SET status = 'expired' WHERE id = ANY($7) AND status = 'open'
 	)
-	SELECT EXISTS (SELECT 1 FROM event)`
+	SELECT id FROM event`
+
+// recordAppliedEvents writes events in one statement, and so one
+// transaction, setting each one's inserted flag. Of two deliveries of one
+// event in the same batch, the first is the one inserted.
+func (db *DB) recordAppliedEvents(ctx context.Context, events []*ingestEvent) error {
+	n := len(events)
+	ids, types, versions, objects, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	created := make([]time.Time, n)
+	var expired []string
+	for i, ev := range events {
+		e := ev.event
+		ids[i], types[i], versions[i], objects[i], created[i], payloads[i] = e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload)
+		expired = append(expired, ev.expired...)
+	}
+	rows, err := db.pool.Query(ctx, recordAppliedEventsStatement, ids, types, versions, objects, created, payloads, expired)
+	if err != nil {
+		return fmt.Errorf("record applied events: %w", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("record applied events: %w", err)
+	}
+	fresh := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		fresh[id] = true
+	}
+	for _, ev := range events {
+		ev.inserted = fresh[ev.event.ID]
+		delete(fresh, ev.event.ID)
+	}
+	return nil
+}
 
 // recordAppliedEventAlone writes one event in a transaction of its own.
 func (db *DB) recordAppliedEventAlone(ctx context.Context, e billing.Event, expired []string) (bool, error) {
-	var inserted bool
-	err := db.pool.QueryRow(ctx, recordAppliedEventStatement,
-		e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload), expired).Scan(&inserted)
-	if err != nil {
+	ev := &ingestEvent{event: e, expired: expired}
+	if err := db.recordAppliedEvents(ctx, []*ingestEvent{ev}); err != nil {
 		return false, fmt.Errorf("record applied event %s: %w", e.ID, err)
 	}
-	return inserted, nil
+	return ev.inserted, nil
 }
 
 // recordAppliedEventShared writes an event in a commit shared with whatever
@@ -131,19 +166,13 @@ func (db *DB) writeIngestQueue(ctx context.Context, own *ingestEvent) {
 	}
 }
 
-// writeIngestBatch commits a batch of events in one implicit transaction.
+// writeIngestBatch commits a batch of events in one statement.
 func (db *DB) writeIngestBatch(ctx context.Context, events []*ingestEvent) {
-	b := &pgx.Batch{}
-	for _, ev := range events {
-		e := ev.event
-		b.Queue(recordAppliedEventStatement, e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload), ev.expired).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&ev.inserted) })
-	}
 	// The writer's own request may end before the others': the batch runs
 	// for all of them, under a deadline of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ingestBatchTimeout)
 	defer cancel()
-	err := db.pool.SendBatch(ctx, b).Close()
+	err := db.recordAppliedEvents(ctx, events)
 	db.ingest.mu.Lock()
 	for _, ev := range events {
 		ev.written = true
