@@ -16,7 +16,8 @@ import (
 
 // DB is the store's database: a billing.Store on a pgx pool.
 type DB struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	ingest ingest
 }
 
 var _ billing.Store = (*DB)(nil)

@@ -43,6 +43,11 @@ func (db *DB) RecordEvent(ctx context.Context, e billing.Event) (bool, error) {
 // duplicate the effect's statements run again and, being upserts and guarded
 // updates, change nothing.
 func (db *DB) RecordAppliedEvent(ctx context.Context, e billing.Event, effect billing.Effect) (bool, error) {
+	if onlyExpiries(effect) {
+		// The common case (an ignored type, an expired session) is one
+		// statement, in a commit shared with concurrent deliveries.
+		return db.recordAppliedEventShared(ctx, e, effect.ExpiredSessions)
+	}
 	batch := &pgx.Batch{}
 	inserted := false
 	batch.Queue(`
@@ -59,6 +64,15 @@ func (db *DB) RecordAppliedEvent(ctx context.Context, e billing.Event, effect bi
 		return false, fmt.Errorf("record applied event %s: %w", e.ID, err)
 	}
 	return inserted, nil
+}
+
+// onlyExpiries tells whether an effect writes nothing but session expiries
+// (or nothing at all), which one statement can do. A field added to
+// billing.Effect must be added here, or it would be dropped on this path.
+func onlyExpiries(e billing.Effect) bool {
+	return len(e.Customers) == 0 && len(e.PaymentMethods) == 0 && len(e.GonePaymentMethods) == 0 &&
+		len(e.SetupIntents) == 0 && len(e.CompletedSessions) == 0 && len(e.ChargeUpdates) == 0 &&
+		len(e.Recoveries) == 0 && len(e.Defaults) == 0
 }
 
 // EventFailed records why an event could not be applied.

@@ -135,8 +135,7 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// Totals reads the counters that triggers keep (migration 004) and counts
-// the cards expiring soon over a small partial index.
+// Totals reads the counters that triggers keep (migrations 004 and 007).
 func (db *DB) Totals(ctx context.Context, now time.Time) (billing.Totals, error) {
 	var t billing.Totals
 	today := now.UTC().Truncate(24 * time.Hour)
@@ -145,7 +144,7 @@ func (db *DB) Totals(ctx context.Context, now time.Time) (billing.Totals, error)
 		       coalesce(sum(n) FILTER (WHERE name = 'active'), 0),
 		       coalesce(sum(n) FILTER (WHERE name = 'detached'), 0),
 		       coalesce(sum(n) FILTER (WHERE name = 'failing'), 0),
-		       (SELECT count(*) FROM payment_methods WHERE status = 'active' AND expires_on BETWEEN $1 AND $2)
+		       (SELECT coalesce(sum(n), 0) FROM admin_expiry_counters WHERE expires_on BETWEEN $1 AND $2)
 		FROM admin_counters`, today, today.Add(billing.ExpiringWithin)).
 		Scan(&t.Customers, &t.Active, &t.Detached, &t.Failing, &t.Expiring)
 	if err != nil {

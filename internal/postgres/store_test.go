@@ -406,7 +406,8 @@ func TestOpenCreatesMissingDatabase(t *testing.T) {
 }
 
 // TestTotalsMatchTheRows holds the trigger-kept counters to a plain count
-// after inserts, status changes, failing and recovered charges and deletes.
+// after inserts, status changes, new expiry dates, failing and recovered
+// charges and deletes.
 func TestTotalsMatchTheRows(t *testing.T) {
 	db := pg.NewDB(t)
 	ctx := context.Background()
@@ -420,15 +421,21 @@ func TestTotalsMatchTheRows(t *testing.T) {
 		 SELECT customer_id, id, 100, 'usd', 'key-for-' || id || '-0000000', 'declined' FROM payment_methods WHERE id IN ('pm_t3', 'pm_t4', 'pm_t5')`,
 		`UPDATE charge_attempts SET status = 'recovered', recovered_at = now() WHERE payment_method_id = 'pm_t3'`,
 		`UPDATE payment_methods SET status = 'active' WHERE id = 'pm_t1'`,
+		`UPDATE payment_methods SET exp_month = 4 WHERE id IN ('pm_t6', 'pm_t7')`,
+		`UPDATE payment_methods SET exp_month = 3, status = 'detached' WHERE id = 'pm_t8'`,
+		`UPDATE payment_methods SET exp_month = 3 WHERE id = 'pm_t2'`,
 		`DELETE FROM charge_attempts WHERE payment_method_id = 'pm_t12'`,
 		`DELETE FROM payment_methods WHERE id = 'pm_t12'`,
 		`DELETE FROM customers WHERE id NOT IN (SELECT customer_id FROM payment_methods WHERE customer_id IS NOT NULL)`,
 	}
+	sawExpiring := false
 	for _, step := range steps {
 		if _, err := db.Pool().Exec(ctx, step); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
-		got, err := db.Totals(ctx, time.Now())
+		// March and April 2027 are within 60 days of this day.
+		now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
+		got, err := db.Totals(ctx, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,14 +443,19 @@ func TestTotalsMatchTheRows(t *testing.T) {
 		err = db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM customers),
 			count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'detached'),
 			(SELECT count(*) FROM payment_methods pm WHERE (SELECT ca.status FROM charge_attempts ca WHERE ca.payment_method_id = pm.id
-			  ORDER BY ca.created_at DESC, ca.id DESC LIMIT 1) IN ('declined', 'authentication_required'))
-			FROM payment_methods`).Scan(&want.Customers, &want.Active, &want.Detached, &want.Failing)
+			  ORDER BY ca.created_at DESC, ca.id DESC LIMIT 1) IN ('declined', 'authentication_required')),
+			count(*) FILTER (WHERE status = 'active' AND expires_on BETWEEN $1 AND $2)
+			FROM payment_methods`, now.Truncate(24*time.Hour), now.Truncate(24*time.Hour).Add(billing.ExpiringWithin)).
+			Scan(&want.Customers, &want.Active, &want.Detached, &want.Failing, &want.Expiring)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got.Expiring = 0
 		if got != want {
 			t.Errorf("after %.60s...: totals %+v, counted %+v", step, got, want)
 		}
+		sawExpiring = sawExpiring || want.Expiring > 0
+	}
+	if !sawExpiring {
+		t.Error("no step had a card expiring: the expiring total went untested")
 	}
 }

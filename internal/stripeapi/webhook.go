@@ -1,6 +1,7 @@
 package stripeapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -40,25 +41,65 @@ func (v *WebhookVerifier) Verify(payload []byte, signature string) (billing.Even
 	if err := checkNotFromTheFuture(signature, time.Now()); err != nil {
 		return billing.Event{}, err
 	}
-	e, err := webhook.ConstructEventWithOptions(payload, signature, v.secret, webhook.ConstructEventOptions{
-		Tolerance:                SignatureTolerance,
-		IgnoreAPIVersionMismatch: true,
-	})
-	if err != nil {
+	// The signature alone, then one lean parse: stripe-go's ConstructEvent
+	// would also decode data.object into a map, twice, for fields the store
+	// never reads from a payload (it reads objects back from Stripe).
+	if err := webhook.ValidatePayloadWithTolerance(payload, signature, v.secret, SignatureTolerance); err != nil {
 		return billing.Event{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	event := billing.Event{
-		ID:         e.ID,
-		Type:       string(e.Type),
-		APIVersion: e.APIVersion,
-		Created:    time.Unix(e.Created, 0).UTC(),
-		ObjectID:   objectID(&e),
-		Payload:    payload, // the raw body, exactly as signed
+	event, err := parseEvent(payload)
+	if err != nil {
+		return billing.Event{}, fmt.Errorf("%w: failed to parse webhook body json: %v", ErrBadSignature, err)
 	}
 	if err := event.Malformed(); err != nil {
 		return billing.Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
 	}
 	return event, nil
+}
+
+// eventEnvelope is the part of an event the ledger keeps in columns.
+type eventEnvelope struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	APIVersion string `json:"api_version"`
+	Created    int64  `json:"created"`
+	Data       *struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// parseEvent reads a verified event's envelope and its object's id, refusing
+// what stripe-go's parser refuses: a data without an object, or an object
+// that is not a JSON object. An id that is not a string is no id.
+func parseEvent(payload []byte) (billing.Event, error) {
+	var env eventEnvelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		return billing.Event{}, err
+	}
+	var objectID string
+	if env.Data != nil {
+		if env.Data.Object == nil {
+			return billing.Event{}, errors.New("data has no object")
+		}
+		// A map, not a struct: its keys match exactly, as stripe-go's do.
+		var object map[string]json.RawMessage
+		if err := json.Unmarshal(env.Data.Object, &object); err != nil {
+			return billing.Event{}, err
+		}
+		if id, ok := object["id"]; ok && len(id) > 0 && id[0] == '"' {
+			if err := json.Unmarshal(id, &objectID); err != nil {
+				return billing.Event{}, err
+			}
+		}
+	}
+	return billing.Event{
+		ID:         env.ID,
+		Type:       env.Type,
+		APIVersion: env.APIVersion,
+		Created:    time.Unix(env.Created, 0).UTC(),
+		ObjectID:   objectID,
+		Payload:    payload, // the raw body, exactly as signed
+	}, nil
 }
 
 // ErrMalformedEvent is a signed event the ledger could never store.

@@ -62,3 +62,45 @@ func FuzzVerifyEvent(f *testing.F) {
 		verifyOutcome(t, v, payload, header)
 	})
 }
+
+// FuzzVerifyParsesAsStripeGo checks that Verify's own parse of a signed body
+// accepts what stripe-go's ConstructEvent accepts, refuses what it refuses,
+// and reads the same id, type, version, time and object id.
+func FuzzVerifyParsesAsStripeGo(f *testing.F) {
+	for _, b := range []string{
+		`{"id":"evt_1","object":"event","type":"checkout.session.completed","created":1,"data":{"object":{"id":"cs_test_1"}}}`,
+		`{"id":"evt_2","type":"a.b","api_version":"2023-10-16","data":{"object":{"id":123}}}`,
+		`{"id":"evt_3","type":"a.b","data":{}}`,
+		`{"id":"evt_4","type":"a.b","data":{"object":null}}`,
+		`{"id":"evt_5","type":"a.b","data":{"object":[]}}`,
+		`{"id":"evt_6","type":"a.b","data":null}`,
+		`{"id":"evt_7","type":"a.b","created":"1"}`,
+		`{"ID":"evt_8","TYPE":"a.b","Data":{"Object":{"ID":"cs_1"}}}`,
+		`null`, `[]`, ``,
+	} {
+		f.Add([]byte(b))
+	}
+	v := stripeapi.NewWebhookVerifier(fuzzSecret)
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		header := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: fuzzSecret, Timestamp: time.Now()}).Header
+		want, wantErr := webhook.ConstructEventWithOptions(payload, header, fuzzSecret, webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+		got, err := v.Verify(payload, header)
+		if errors.Is(err, stripeapi.ErrMalformedEvent) {
+			return // refused after parsing, by the ledger's rules
+		}
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("Verify error %v, stripe-go error %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		wantObjectID := ""
+		if want.Data != nil {
+			wantObjectID, _ = want.Data.Object["id"].(string)
+		}
+		if got.ID != want.ID || got.Type != string(want.Type) || got.APIVersion != want.APIVersion ||
+			got.Created.Unix() != want.Created || got.ObjectID != wantObjectID {
+			t.Fatalf("Verify read %+v, stripe-go %+v (object id %q)", got, want, wantObjectID)
+		}
+	})
+}

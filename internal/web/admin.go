@@ -1,6 +1,8 @@
 package web
 
 import (
+	"cmp"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -12,12 +14,43 @@ const adminPageSize = 50
 
 type adminPage struct {
 	Overview       billing.Overview
-	PaymentMethods []billing.SavedPaymentMethod
+	PaymentMethods []adminRow
 	Search         string
 	Filter         string
 	Filters        []filterLink
 	Next           string
 	Error          string
+}
+
+// adminRow is a card as the list shows it, formatted once in Go: the
+// template then reads flat string fields. Walking the embedded struct by
+// reflection and calling formatters from the template cost most of a page's
+// render time (about 0.8 ms for 50 rows).
+type adminRow struct {
+	ID            string
+	CustomerID    int64
+	CustomerEmail string // "(no email)" when there is none
+	Card          string // "Visa ···· 4242"
+	Expires       string // "08/2030", or empty
+	Status        string
+	SavedAtISO    string // for the datetime attribute
+	SavedAt       string // as people read it
+}
+
+func newAdminRow(pm billing.SavedPaymentMethod) adminRow {
+	row := adminRow{
+		ID:            pm.ID,
+		CustomerID:    pm.CustomerID,
+		CustomerEmail: cmp.Or(pm.CustomerEmail, "(no email)"),
+		Card:          brandName(pm.Brand, pm.Type) + " ···· " + pm.Last4,
+		Status:        pm.Status,
+		SavedAtISO:    pm.SavedAt.UTC().Format(time.RFC3339),
+		SavedAt:       when(pm.SavedAt),
+	}
+	if pm.ExpMonth != 0 {
+		row.Expires = fmt.Sprintf("%02d/%d", pm.ExpMonth, pm.ExpYear)
+	}
+	return row
 }
 
 type filterLink struct {
@@ -47,7 +80,10 @@ func (s *Server) adminPaymentMethods(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	p := adminPage{Overview: overview, PaymentMethods: list, Search: q.Search, Filter: q.Filter}
+	p := adminPage{Overview: overview, PaymentMethods: make([]adminRow, len(list)), Search: q.Search, Filter: q.Filter}
+	for i, pm := range list {
+		p.PaymentMethods[i] = newAdminRow(pm)
+	}
 	for _, f := range []filterLink{{"All", "", false}, {"Expiring within 60 days", billing.FilterExpiring, false},
 		{"Detached", billing.FilterDetached, false}, {"Failing", billing.FilterFailing, false}} {
 		f.Active = f.Value == q.Filter
