@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -172,7 +173,24 @@ func (db *DB) writeIngestBatch(ctx context.Context, events []*ingestEvent) {
 	// for all of them, under a deadline of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ingestBatchTimeout)
 	defer cancel()
-	err := db.recordAppliedEvents(ctx, events)
+	err := errIngestInterrupted
+	// Every waiter is answered whatever happens here: a panic that left
+	// them waiting, and the queue without its writer, would stall every
+	// later event. Each then writes its event alone, on its own goroutine.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errIngestInterrupted, r)
+		}
+		db.finishIngestBatch(events, err)
+	}()
+	err = db.recordAppliedEvents(ctx, events)
+}
+
+// errIngestInterrupted is a shared commit that panicked.
+var errIngestInterrupted = errors.New("shared commit interrupted")
+
+// finishIngestBatch tells a batch's waiters how their commit went.
+func (db *DB) finishIngestBatch(events []*ingestEvent, err error) {
 	db.ingest.mu.Lock()
 	for _, ev := range events {
 		ev.written = true
