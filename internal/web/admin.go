@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/storefront/storefront/internal/billing"
 )
 
@@ -72,12 +74,16 @@ func (s *Server) adminPaymentMethods(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	overview, err := s.svc.Overview(r.Context())
-	if err != nil {
-		return err
-	}
-	list, err := s.svc.ListPaymentMethods(r.Context(), q)
-	if err != nil {
+	// The totals and the page are independent reads: asked at once, the
+	// page waits for the slower of them, not for both in a row.
+	var (
+		overview billing.Overview
+		list     []billing.SavedPaymentMethod
+	)
+	g, ctx := errgroup.WithContext(r.Context())
+	g.Go(func() (err error) { overview, err = s.svc.Overview(ctx); return err })
+	g.Go(func() (err error) { list, err = s.svc.ListPaymentMethods(ctx, q); return err })
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	p := adminPage{Overview: overview, PaymentMethods: make([]adminRow, len(list)), Search: q.Search, Filter: q.Filter}
