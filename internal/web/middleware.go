@@ -48,34 +48,40 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 	}
 }
 
-// requestLogger logs one line per request: no query strings, bodies or
-// emails, and the route's pattern rather than its path, so that a recovery
-// link's token (a credential for a week) never lands in the logs.
-func requestLogger(log *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
-			// A path no route matched is not logged either: it may be a
-			// mistyped recovery link, token and all.
-			path := "(no route)"
-			if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
-				path = rctx.RoutePattern()
-			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method),
-				slog.String("path", path),
-				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
-				slog.Duration("duration", time.Since(start)),
-				logAttrs(r))
-		})
-	}
+// recordRequests logs one line per request and reports it to the metrics.
+// Both name the route's pattern, read once routing is done, never the path:
+// a recovery link's token (a credential for a week) must not land in logs,
+// and paths would grow the metrics without bound. A path no route matched is
+// not logged either: it may be a mistyped recovery link. No query strings,
+// bodies or emails are logged.
+func (s *Server) recordRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		took := time.Since(start)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := ""
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			route = rctx.RoutePattern()
+		}
+		if s.requests != nil {
+			s.requests.ObserveRequest(route, r.Method, status, took)
+		}
+		if route == "" {
+			route = "(no route)"
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", route),
+			slog.Int("status", status),
+			slog.Int("bytes", ww.BytesWritten()),
+			slog.Duration("duration", took),
+			logAttrs(r))
+	})
 }
 
 // maxValueBytes bounds any one query or form value; the longest legitimate
