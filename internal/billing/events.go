@@ -69,7 +69,7 @@ func (s *Service) noteAPIVersion(e Event) {
 // first). A failure is recorded on the event so that a later attempt can
 // finish the job; it never blocks other events.
 func (s *Service) apply(ctx context.Context, e Event, reapply bool) (bool, error) {
-	effect, err := s.eventEffect(ctx, e)
+	effect, err := s.effectOf(ctx, e, reapply)
 	if err == nil {
 		err = s.applyEffect(ctx, e.ID, effect, reapply)
 		if errors.Is(err, ErrAlreadyApplied) {
@@ -92,8 +92,9 @@ func (s *Service) apply(ctx context.Context, e Event, reapply bool) (bool, error
 // eventEffect decides what an event changes. Events arrive late, twice and
 // out of order, so their payloads are not trusted for state: each handler
 // reads the object back from Stripe, and the read time is the watermark that
-// keeps an older read from overwriting a newer one. That costs one call per
-// event but makes every order of delivery converge on Stripe's current state.
+// keeps an older read from overwriting a newer one. That makes every order
+// of delivery converge on Stripe's current state; effectOf spares the call
+// when the mirror already holds a state no older than the event's.
 func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
 	if effect, ok := localEffect(e); ok {
 		return effect, nil
@@ -219,7 +220,8 @@ func normalizedCustomer(c StripeCustomer) StripeCustomer {
 }
 
 // ReplayEvent applies an event again, from the ledger or, if the ledger lacks
-// it, from Stripe. Re-applying is safe: effects are read back from Stripe.
+// it, from Stripe. Re-applying is safe: effects are read back from Stripe,
+// even when the mirror looks current, so a replay also resyncs a row.
 func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
 	if !ValidEventID(id) {
 		return Event{}, Invalid("event", "%q is not an event id (evt_...).", id)

@@ -20,6 +20,9 @@ type Store interface {
 	CreateCheckoutSession(ctx context.Context, s CheckoutSession) error
 	// CheckoutSession returns a recorded session, or ErrNotFound.
 	CheckoutSession(ctx context.Context, id string) (CheckoutSession, error)
+	// Mirror returns what the store holds of a payment method, SetupIntent
+	// or Checkout Session, by its Stripe id, or ErrNotFound.
+	Mirror(ctx context.Context, id string) (Mirror, error)
 	// Apply writes an effect in one transaction. With an eventID, the event's
 	// applied mark is written in the same transaction, and an event already
 	// applied is skipped (ErrAlreadyApplied) unless reapply is set. Every

@@ -459,3 +459,32 @@ func TestTotalsMatchTheRows(t *testing.T) {
 		t.Error("no step had a card expiring: the expiring total went untested")
 	}
 }
+
+func TestMirrorTellsEachKindApart(t *testing.T) {
+	db := pg.NewDB(t)
+	ctx := context.Background()
+	c := seedSession(t, db, "mi@example.com", "cs_test_mirror1")
+	if _, err := db.Mirror(ctx, "cs_test_mirror1"); err != nil {
+		t.Fatal(err)
+	}
+	syncedAt := time.Now().Truncate(time.Microsecond)
+	if err := db.Apply(ctx, "", setupEffect(c, "cs_test_mirror1", syncedAt), false); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]billing.Mirror{
+		"pm_123":          {Kind: billing.MirrorPaymentMethod, Status: billing.PaymentMethodActive, CustomerID: c.ID, SyncedAt: syncedAt},
+		"seti_123":        {Kind: billing.MirrorSetupIntent, Status: billing.SetupIntentSucceeded, CustomerID: c.ID, SyncedAt: syncedAt},
+		"cs_test_mirror1": {Kind: billing.MirrorCheckoutSession, Status: billing.SessionComplete, CustomerID: c.ID},
+	} {
+		got, err := db.Mirror(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Kind != want.Kind || got.Status != want.Status || got.CustomerID != want.CustomerID || !got.SyncedAt.Equal(want.SyncedAt) {
+			t.Errorf("%s: %+v, want %+v", id, got, want)
+		}
+	}
+	if _, err := db.Mirror(ctx, "pm_unknown"); !errors.Is(err, billing.ErrNotFound) {
+		t.Errorf("unknown id: %v, want ErrNotFound", err)
+	}
+}
