@@ -292,6 +292,14 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 		PaymentMethod: stripe.String(c.PaymentMethodID),
 		OffSession:    stripe.Bool(true),
 		Confirm:       stripe.Bool(true),
+		// Cards only. Without payment_method_types, API versions from
+		// 2023-08-16 turn automatic payment methods on, and Stripe then
+		// refuses confirm=true without a return_url. The store saves and
+		// shows cards only, and an off-session charge has nobody to redirect,
+		// so naming the one type it handles is the honest request;
+		// automatic_payment_methods[allow_redirects]=never would also pass
+		// but lets the Dashboard add types the store cannot record.
+		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
 	}
 	params.Context = ctx
 	params.SetIdempotencyKey(c.IdempotencyKey)
