@@ -178,6 +178,10 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 		Currency:   stripe.String(p.Currency),
 		SuccessURL: stripe.String(p.SuccessURL),
 		CancelURL:  stripe.String(p.CancelURL),
+		// Cards only, on both kinds of session: the store records and
+		// charges cards, so Checkout must not offer Link, bank debits or
+		// wallets whose payment methods it could not show or charge.
+		PaymentMethodTypes: cardOnly(),
 	}
 	switch {
 	case p.StripeCustomerID != "":
@@ -196,6 +200,9 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 	}
 	return checkoutSession(s), nil
 }
+
+// cardOnly is payment_method_types=[card]: the one type the store handles.
+func cardOnly() []*string { return stripe.StringSlice([]string{"card"}) }
 
 func checkoutSession(s *stripe.CheckoutSession) billing.CheckoutSession {
 	out := billing.CheckoutSession{
@@ -299,7 +306,7 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 		// so naming the one type it handles is the honest request;
 		// automatic_payment_methods[allow_redirects]=never would also pass
 		// but lets the Dashboard add types the store cannot record.
-		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
+		PaymentMethodTypes: cardOnly(),
 	}
 	params.Context = ctx
 	params.SetIdempotencyKey(c.IdempotencyKey)
@@ -354,10 +361,11 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 	defer cancel()
 	attempt := strconv.FormatInt(p.AttemptID, 10)
 	params := &stripe.CheckoutSessionParams{
-		Mode:       stripe.String(string(stripe.CheckoutSessionModePayment)),
-		Customer:   stripe.String(p.StripeCustomerID),
-		SuccessURL: stripe.String(p.SuccessURL),
-		CancelURL:  stripe.String(p.CancelURL),
+		Mode:               stripe.String(string(stripe.CheckoutSessionModePayment)),
+		PaymentMethodTypes: cardOnly(), // see CreateSetupSession
+		Customer:           stripe.String(p.StripeCustomerID),
+		SuccessURL:         stripe.String(p.SuccessURL),
+		CancelURL:          stripe.String(p.CancelURL),
 		LineItems: []*stripe.CheckoutSessionLineItemParams{{
 			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
 				Currency:    stripe.String(p.Money.Currency),
