@@ -99,7 +99,8 @@ func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
 		return effect, nil
 	}
 	switch e.Type {
-	case EventCheckoutSessionCompleted:
+	case EventCheckoutSessionCompleted, EventCheckoutSessionAsyncPaymentSucceeded, EventCheckoutSessionAsyncPaymentFailed:
+		// The session's own state says which: paid, failed, or still processing.
 		return s.sessionCompletedEffect(ctx, e.ObjectID)
 	case EventSetupIntentSucceeded, EventSetupIntentSetupFailed:
 		return s.setupIntentEffect(ctx, e.ObjectID)
@@ -123,7 +124,10 @@ func localEffect(e Event) (Effect, bool) {
 	case EventCheckoutSessionExpired:
 		// Expiry is final on Stripe's side; no read-back is needed to trust it.
 		return Effect{ExpiredSessions: []string{e.ObjectID}}, true
-	case EventCheckoutSessionCompleted, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
+	case EventCustomerDeleted:
+		// Deletion is final too, and Stripe never reuses a Customer id.
+		return Effect{DeletedCustomers: []string{e.ObjectID}, StripeCustomerID: e.ObjectID}, true
+	case EventCheckoutSessionCompleted, EventCheckoutSessionAsyncPaymentSucceeded, EventCheckoutSessionAsyncPaymentFailed, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
 		EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,
 		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed:
 		return Effect{}, false

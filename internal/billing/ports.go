@@ -10,7 +10,7 @@ type Store interface {
 	// CustomerByEmail returns the customer with this normalised email, or ErrNotFound.
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
 	// EnsureStripeCustomer returns the customer with this email and, when it
-	// has no Stripe Customer yet, calls create with CustomerIdempotencyKey(email)
+	// has no Stripe Customer yet, calls create with CustomerIdempotencyKey(email, generation)
 	// and links what it returns. create runs with no transaction open (a slow
 	// Stripe holds no lock or connection); concurrent callers send the same
 	// key, so Stripe gives them one Customer, and the first link stays. If
@@ -256,7 +256,9 @@ type SessionState struct {
 	SetupIntentID     string
 	SetupIntentStatus string
 	PaymentIntentID   string
-	PaymentMethod     *PaymentMethod
+	// PaymentIntentStatus is set when the PaymentIntent was expanded.
+	PaymentIntentStatus string
+	PaymentMethod       *PaymentMethod
 	// AttemptID is the charge attempt a recovery session pays for, from its metadata.
 	AttemptID int64
 	// SyncedAt is when Stripe was asked.

@@ -194,6 +194,13 @@ func (s *Service) retireRecoverySession(ctx context.Context, attempt ChargeAttem
 		}
 		return nil
 	case SessionComplete:
+		if paymentFailed(state) {
+			// Its payment failed: nothing can be paid through it any more.
+			if err := s.store.Apply(ctx, "", failedPaymentEffect(state), false); err != nil {
+				return fmt.Errorf("recovery of attempt %d: %w", attempt.ID, err)
+			}
+			return nil
+		}
 		if state.PaymentStatus != "paid" {
 			return ErrPaymentProcessing
 		}
@@ -323,6 +330,29 @@ func (s *Service) FinalizePayment(ctx context.Context, sessionID string) (Paymen
 
 func paymentComplete(remote SessionState) bool {
 	return remote.Mode == ModePayment && remote.Status == SessionComplete && remote.PaymentStatus == "paid"
+}
+
+// paymentFailed tells whether a payment-mode session completed with a
+// payment that then failed (checkout.session.async_payment_failed): Stripe
+// keeps it complete and unpaid, its PaymentIntent back to
+// requires_payment_method. Nothing was paid; the attempt stays open to its
+// recovery link, which makes a new session.
+func paymentFailed(remote SessionState) bool {
+	return remote.Mode == ModePayment && remote.Status == SessionComplete && remote.PaymentStatus == "unpaid" &&
+		(remote.PaymentIntentStatus == "requires_payment_method" || remote.PaymentIntentStatus == "canceled")
+}
+
+// failedPaymentEffect records a session whose payment failed as complete
+// (as Stripe has it) and nothing else: no recovery, no card, so the attempt
+// is not marked paid and the customer can try again.
+func failedPaymentEffect(remote SessionState) Effect {
+	return Effect{
+		CompletedSessions: []CompletedSession{{
+			ID: remote.ID, Mode: ModePayment, Currency: remote.Currency,
+			StripeCustomerID: remote.StripeCustomerID, PaymentIntentID: remote.PaymentIntentID,
+		}},
+		StripeCustomerID: remote.StripeCustomerID,
+	}
 }
 
 // paymentEffect is what a paid recovery session writes: the attempt

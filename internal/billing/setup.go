@@ -121,6 +121,8 @@ func (s *Service) completedSessionEffect(ctx context.Context, remote SessionStat
 		effect, err = s.setupEffect(ctx, remote)
 	case paymentComplete(remote):
 		effect, err = s.paymentEffect(ctx, remote)
+	case paymentFailed(remote):
+		effect = failedPaymentEffect(remote)
 	default:
 		return Effect{}, false, nil
 	}

@@ -39,7 +39,7 @@ type gatewayCall struct {
 var gatewayCalls = []gatewayCall{
 	{"CreateCustomer", stripeapi.OpCreateCustomer, []string{"id"},
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
-			_, err := g.CreateCustomer(ctx, "ann@example.com", billing.CustomerIdempotencyKey("ann@example.com"))
+			_, err := g.CreateCustomer(ctx, "ann@example.com", billing.CustomerIdempotencyKey("ann@example.com", 0))
 			return err
 		}},
 	{"CreateSetupSession", stripeapi.OpCreateSession, []string{"id", "mode", "status", "currency", "url"},

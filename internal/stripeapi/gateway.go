@@ -266,6 +266,7 @@ func sessionState(s *stripe.CheckoutSession, syncedAt time.Time) billing.Session
 	}
 	if pi := s.PaymentIntent; pi != nil {
 		state.PaymentIntentID = pi.ID
+		state.PaymentIntentStatus = string(pi.Status)
 		if state.AttemptID == 0 {
 			state.AttemptID = attemptID(pi.Metadata)
 		}

@@ -1,0 +1,197 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/stripeemu"
+)
+
+// eventAbout is a Stripe event of typ about the object id, as Stripe sends it.
+func eventAbout(eventID, typ, object, id string) billing.Event {
+	payload := fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":%q,"created":%d,"type":%q,"data":{"object":{"id":%q,"object":%q}}}`,
+		eventID, stripe.APIVersion, time.Now().Unix(), typ, id, object)
+	return billing.Event{ID: eventID, Type: typ, ObjectID: id, Payload: payload}
+}
+
+// TestCustomerDeletedMakesANewStripeCustomer: after customer.deleted, the
+// customer's cards can no longer be charged and the next Save card makes a
+// new Stripe Customer (not the deleted one, replayed for the old key).
+func TestCustomerDeletedMakesANewStripeCustomer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	first := h.recordedCard("ann@example.com", "4242424242424242")
+	before, err := h.db.CustomerByEmail(ctx, "ann@example.com")
+	if err != nil || before.StripeID == "" {
+		t.Fatalf("customer %+v: %v", before, err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, h.stripeServer.URL+"/v1/customers/"+before.StripeID, nil)
+	req.Header.Set("Authorization", "Bearer sk_test_harness")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("delete on Stripe: %v %v", res, err)
+	}
+	var deleted billing.Event
+	for _, e := range h.stripeEvents() {
+		if e.Type == billing.EventCustomerDeleted && e.ObjectID == before.StripeID {
+			deleted = e
+		}
+	}
+	if deleted.ID == "" {
+		t.Fatal("no customer.deleted among the events sync asks for")
+	}
+	if res := h.deliver(deleted); res.status != http.StatusOK {
+		t.Fatalf("deliver: %d %s", res.status, res.body)
+	}
+	if e := h.ledger(deleted.ID); e.AppliedAt.IsZero() {
+		t.Fatalf("customer.deleted not applied: %+v", e)
+	}
+	gone, err := h.db.CustomerByEmail(ctx, "ann@example.com")
+	if err != nil || gone.StripeID != "" || gone.DefaultPaymentMethodID != "" || gone.StripeGeneration != 1 {
+		t.Fatalf("after customer.deleted: %+v %v", gone, err)
+	}
+	if pm, err := h.db.SavedPaymentMethod(ctx, first.ID); err != nil || pm.Status != billing.PaymentMethodDetached {
+		t.Fatalf("card of the deleted customer: %+v %v", pm, err)
+	}
+	// A late event naming the deleted Customer does not link it again.
+	if res := h.deliver(deleted); res.status != http.StatusOK {
+		t.Fatalf("redeliver: %d", res.status)
+	}
+
+	second := h.recordedCard("ann@example.com", "5555555555554444")
+	after, err := h.db.CustomerByEmail(ctx, "ann@example.com")
+	if err != nil || after.ID != before.ID || after.StripeID == "" || after.StripeID == before.StripeID {
+		t.Fatalf("after a new Save card: %+v (was %+v) %v", after, before, err)
+	}
+	if pm, err := h.db.SavedPaymentMethod(ctx, second.ID); err != nil || pm.Status != billing.PaymentMethodActive || pm.StripeCustomerID != after.StripeID {
+		t.Fatalf("new card: %+v %v", pm, err)
+	}
+	if a := h.chargeCard(second.ID, "12.00", "usd"); a.Status != billing.ChargeSucceeded {
+		t.Fatalf("charge of the new card: %+v", a)
+	}
+}
+
+// asyncStripe is the emulator behind a front that makes chosen Checkout
+// Sessions look as Stripe shows a session whose asynchronous payment failed:
+// complete, unpaid, its PaymentIntent back to requires_payment_method. The
+// emulator offers cards only, so it cannot get there by itself.
+func asyncStripe(t *testing.T) (*stripeSide, *sync.Map) {
+	t.Helper()
+	failed := &sync.Map{}
+	side := &stripeSide{emu: stripeemu.New(stripeemu.Options{})}
+	emu := side.emu.Handler()
+	side.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/v1/checkout/sessions/")
+		id, action, _ := strings.Cut(rest, "/")
+		if _, isFailed := failed.Load(id); !ok || !isFailed {
+			emu.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if action == "expire" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","message":"Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of complete."}}`)
+			return
+		}
+		rec := httptest.NewRecorder()
+		emu.ServeHTTP(rec, r)
+		var s map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &s); err != nil {
+			t.Errorf("session %s: %v", id, err)
+		}
+		s["status"], s["payment_status"] = "complete", "unpaid"
+		s["payment_intent"] = map[string]any{"id": "pi_AsyncFailed1", "object": "payment_intent", "status": "requires_payment_method",
+			"amount": 2500, "currency": "usd", "metadata": s["metadata"]}
+		json.NewEncoder(w).Encode(s) //nolint:errcheck
+	}))
+	side.emu.SetPublicURL(side.server.URL)
+	t.Cleanup(func() { side.server.Close(); side.emu.Close() })
+	return side, failed
+}
+
+// TestAsyncPaymentOutcomesOfARecovery: a recovery session whose payment
+// fails after completing leaves the charge unpaid and the link usable (a new
+// session), the return page says the payment did not go through; the
+// success event of the next session records the recovery.
+func TestAsyncPaymentOutcomesOfARecovery(t *testing.T) {
+	t.Parallel()
+	side, failed := asyncStripe(t)
+	h := newStore(t, side, nil)
+	ctx := context.Background()
+	attempt, link := h.declinedAttempt("ann@example.com")
+	first := h.openLink(link)
+
+	failed.Store(first, true)
+	if res := h.deliver(eventAbout("evt_AsyncFailed1", billing.EventCheckoutSessionAsyncPaymentFailed, "checkout.session", first)); res.status != http.StatusOK {
+		t.Fatalf("deliver async_payment_failed: %d %s", res.status, res.body)
+	}
+	if e := h.ledger("evt_AsyncFailed1"); e.AppliedAt.IsZero() {
+		t.Fatalf("async_payment_failed not applied: %+v", e)
+	}
+	if a, _ := h.svc.ChargeAttempt(ctx, attempt.ID); a.Status != billing.ChargeDeclined {
+		t.Fatalf("attempt after a failed payment: %s", a.Status)
+	}
+	if res := h.get("/pay/complete?session_id=" + first); res.status != http.StatusOK || !strings.Contains(res.body, "did not go through") {
+		t.Fatalf("return page of the failed payment: %d %s", res.status, res.body)
+	}
+
+	second := h.openLink(link)
+	if second == first {
+		t.Fatal("the link handed out the session whose payment failed")
+	}
+	h.completeWith(second, "4242424242424242", "ann@example.com")
+	if res := h.deliver(eventAbout("evt_AsyncPaid1", billing.EventCheckoutSessionAsyncPaymentSucceeded, "checkout.session", second)); res.status != http.StatusOK {
+		t.Fatalf("deliver async_payment_succeeded: %d %s", res.status, res.body)
+	}
+	if a, _ := h.svc.ChargeAttempt(ctx, attempt.ID); a.Status != billing.ChargeRecovered {
+		t.Fatalf("attempt after async_payment_succeeded: %s", a.Status)
+	}
+}
+
+// TestProcessingAtStripeIsNotAMissingAnswer: the attempt page tells a
+// payment Stripe is still processing from one whose answer never arrived.
+func TestProcessingAtStripeIsNotAMissingAnswer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	pm := h.recordedCard("ann@example.com", "4242424242424242")
+	saved, err := h.db.SavedPaymentMethod(ctx, pm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempt := func(key string) billing.ChargeAttempt {
+		a, _, err := h.db.CreateChargeAttempt(ctx, billing.ChargeAttempt{CustomerID: saved.CustomerID, PaymentMethodID: pm.ID,
+			Money: billing.Money{Amount: 1000, Currency: "usd"}, IdempotencyKey: key, Status: billing.ChargeProcessing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	atStripe := attempt("processing-at-stripe-key")
+	if _, err := h.db.FinishChargeAttempt(ctx, atStripe.ID, billing.ChargeOutcome{PaymentIntentID: "pi_Processing1", Status: "processing"}, billing.ChargeProcessing, nil); err != nil {
+		t.Fatal(err)
+	}
+	missing := attempt("answer-missing-key-1")
+	for _, tc := range []struct {
+		id          int64
+		want, avoid string
+	}{
+		{atStripe.ID, `id="processing-at-stripe"`, `id="answer-missing"`},
+		{missing.ID, `id="answer-missing"`, `id="processing-at-stripe"`},
+	} {
+		page := h.admin(fmt.Sprintf("/admin/charges/%d", tc.id), "admin", adminPassword)
+		if page.status != http.StatusOK || !strings.Contains(page.body, tc.want) || strings.Contains(page.body, tc.avoid) {
+			t.Errorf("attempt %d: %d, want %s and not %s:\n%s", tc.id, page.status, tc.want, tc.avoid, page.body)
+		}
+	}
+}
