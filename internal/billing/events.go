@@ -274,6 +274,7 @@ func (s *Service) Sync(ctx context.Context, window time.Duration) (SyncReport, e
 	report.Found = len(events)
 	// Duplicate payments whose refund failed before are tried again.
 	defer s.refundDuplicates(ctx, 0)
+	defer s.cancelFailedIntents(ctx, 0)
 	for _, e := range events {
 		applied, err := s.store.RecordEvent(ctx, e)
 		if err != nil {

@@ -218,6 +218,7 @@ func (s *Service) retireRecoverySession(ctx context.Context, attempt ChargeAttem
 			return fmt.Errorf("recovery of attempt %d: record the payment of %s: %w", attempt.ID, id, err)
 		}
 		s.refundDuplicates(ctx, attempt.ID)
+		s.cancelFailedIntents(ctx, attempt.ID)
 		return ErrAlreadyPaid
 	default:
 		return fmt.Errorf("recovery of attempt %d: session %s is %q after expiring it", attempt.ID, id, state.Status)
@@ -270,10 +271,46 @@ func (s *Service) refundDuplicates(ctx context.Context, attemptID int64) {
 }
 
 // refundDuplicatesOf refunds the duplicate payments an applied effect may
-// have recorded: those of the attempts it paid.
+// have recorded, and cancels the failed PaymentIntents, of the attempts it paid.
 func (s *Service) refundDuplicatesOf(ctx context.Context, effect Effect) {
 	for _, r := range effect.Recoveries {
 		s.refundDuplicates(ctx, r.AttemptID)
+		s.cancelFailedIntents(ctx, r.AttemptID)
+	}
+}
+
+// cancelFailedIntents cancels on Stripe the failed PaymentIntents of
+// recovered attempts (attemptID 0: of every one) and records each. It runs
+// after the recovery is committed and never undoes it: a failure is logged
+// and kept, and the next webhook or sync tries again with the same key.
+func (s *Service) cancelFailedIntents(ctx context.Context, attemptID int64) {
+	ctx = context.WithoutCancel(ctx)
+	pending, err := s.store.FailedIntentsToCancel(ctx, attemptID)
+	if err != nil {
+		s.log.Error("failed payment intents to cancel", "attempt_id", attemptID, "err", err)
+		return
+	}
+	for _, f := range pending {
+		err := s.gateway.CancelPaymentIntent(ctx, f.PaymentIntentID, "cancel-failed-"+f.PaymentIntentID)
+		var gatewayErr *GatewayError
+		switch {
+		case errors.Is(err, ErrNotFound):
+			err = nil // nothing left on Stripe to cancel
+		case errors.As(err, &gatewayErr) && gatewayErr.Code == "payment_intent_unexpected_state":
+			// Already cancelled (by an earlier try whose record was lost, or on the Dashboard).
+			s.log.Info("failed payment intent not cancellable; leaving it", "attempt_id", f.AttemptID,
+				"payment_intent_id", f.PaymentIntentID, "stripe_request_id", gatewayErr.RequestID, "reason", gatewayErr.Message)
+			err = nil
+		}
+		failure := ""
+		if err != nil {
+			failure = err.Error()
+			s.log.Warn("failed payment intent not cancelled; the next webhook or sync retries", "attempt_id", f.AttemptID,
+				"payment_intent_id", f.PaymentIntentID, "err", err)
+		}
+		if err := s.store.FailedIntentCanceled(ctx, f.AttemptID, failure); err != nil {
+			s.log.Error("record payment intent cancel", "attempt_id", f.AttemptID, "payment_intent_id", f.PaymentIntentID, "err", err)
+		}
 	}
 }
 

@@ -36,6 +36,7 @@ const (
 	OpDetachPaymentMethod   = "payment_methods.detach"
 	OpExpireSession         = "checkout.sessions.expire"
 	OpCreateRefund          = "refunds.create"
+	OpCancelPaymentIntent   = "payment_intents.cancel"
 )
 
 // DefaultTimeout is the budget of one Stripe call, stripe-go's retries
@@ -437,6 +438,24 @@ func (g *Gateway) ExpireSession(ctx context.Context, id string) (billing.Session
 		return billing.SessionState{}, gatewayError(OpExpireSession, err)
 	}
 	return sessionState(s, syncedAt), nil
+}
+
+// CancelPaymentIntent cancels a PaymentIntent that will not be paid, as
+// abandoned: the customer paid through another one.
+func (g *Gateway) CancelPaymentIntent(ctx context.Context, paymentIntentID, idempotencyKey string) error {
+	ctx, cancel, start := g.call(ctx, OpCancelPaymentIntent)
+	defer cancel()
+	params := &stripe.PaymentIntentCancelParams{
+		CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned)),
+	}
+	params.Context = ctx
+	params.SetIdempotencyKey(idempotencyKey)
+	_, err := g.api.PaymentIntents.Cancel(paymentIntentID, params)
+	g.observe(OpCancelPaymentIntent, start, err)
+	if err != nil {
+		return gatewayError(OpCancelPaymentIntent, err)
+	}
+	return nil
 }
 
 // RefundPayment refunds a PaymentIntent in full, once per idempotency key.

@@ -82,3 +82,25 @@ func TestOffSessionPaymentMethodTypes(t *testing.T) {
 }
 
 const returnURLMessage = "A `return_url` must be specified because this Payment Intent is configured to automatically accept the payment methods enabled in the Dashboard, some of which may require a full page redirect to succeed. If you do not want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents."
+
+// TestCancelPaymentIntentFollowsStripe: an unpaid PaymentIntent can be
+// cancelled once, with one of Stripe's reasons; a second cancel is Stripe's
+// payment_intent_unexpected_state.
+func TestCancelPaymentIntentFollowsStripe(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, stripeemu.Options{})
+	code, _, pi := env.do("POST", "/v1/payment_intents", "amount=500&currency=usd&payment_method_types[]=card", nil)
+	if code != 200 || pi["status"] != "requires_payment_method" {
+		t.Fatalf("create: %d %v", code, pi)
+	}
+	path := "/v1/payment_intents/" + pi["id"].(string) + "/cancel"
+	if code, _, m := env.do("POST", path, "cancellation_reason=bored", nil); code != 400 || m["error"].(map[string]any)["param"] != "cancellation_reason" {
+		t.Fatalf("bad reason: %d %v", code, m)
+	}
+	if code, _, m := env.do("POST", path, "cancellation_reason=abandoned", nil); code != 200 || m["status"] != "canceled" || m["cancellation_reason"] != "abandoned" {
+		t.Fatalf("cancel: %d %v", code, m)
+	}
+	if code, _, m := env.do("POST", path, "cancellation_reason=abandoned", nil); code != 400 || m["error"].(map[string]any)["code"] != "payment_intent_unexpected_state" {
+		t.Fatalf("second cancel: %d %v", code, m)
+	}
+}

@@ -541,6 +541,11 @@ func (e *Emulator) cancelPaymentIntent(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch reason {
+	case "", "duplicate", "fraudulent", "requested_by_customer", "abandoned":
+	default:
+		return nil, invalidParam("cancellation_reason", "Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer or abandoned")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	pi := e.paymentIntents[id]

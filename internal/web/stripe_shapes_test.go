@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 )
 
@@ -193,5 +195,91 @@ func TestProcessingAtStripeIsNotAMissingAnswer(t *testing.T) {
 		if page.status != http.StatusOK || !strings.Contains(page.body, tc.want) || strings.Contains(page.body, tc.avoid) {
 			t.Errorf("attempt %d: %d, want %s and not %s:\n%s", tc.id, page.status, tc.want, tc.avoid, page.body)
 		}
+	}
+}
+
+// frontedStripe is the emulator behind a front: intercept answers a request
+// itself by returning true.
+func frontedStripe(t *testing.T, intercept func(w http.ResponseWriter, r *http.Request) bool) *stripeSide {
+	t.Helper()
+	side := &stripeSide{emu: stripeemu.New(stripeemu.Options{})}
+	emu := side.emu.Handler()
+	side.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !intercept(w, r) {
+			emu.ServeHTTP(w, r)
+		}
+	}))
+	side.emu.SetPublicURL(side.server.URL)
+	t.Cleanup(func() { side.server.Close(); side.emu.Close() })
+	return side
+}
+
+// TestRecoveredChargeCancelsItsFailedPaymentIntent: once a recovery is
+// recorded, the failed PaymentIntent is cancelled on Stripe. A cancel that
+// fails does not stop the recovery from being recorded, and the next sync
+// cancels it.
+func TestRecoveredChargeCancelsItsFailedPaymentIntent(t *testing.T) {
+	t.Parallel()
+	var failCancel atomic.Bool
+	failCancel.Store(true)
+	side := frontedStripe(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if !failCancel.Load() || !strings.HasSuffix(r.URL.Path, "/cancel") {
+			return false
+		}
+		w.Header().Set("Request-Id", "req_cancel_down")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`)
+		return true
+	})
+	h := newStore(t, side, nil)
+	ctx := context.Background()
+	intentStatus := func(id string) string {
+		var pi stripe.PaymentIntent
+		if err := json.Unmarshal([]byte(h.emuGet("/v1/payment_intents/"+id)), &pi); err != nil {
+			t.Fatal(err)
+		}
+		return string(pi.Status)
+	}
+	cancelState := func(id int64) (canceled bool, failure string) {
+		err := h.db.Pool().QueryRow(ctx, `SELECT intent_canceled_at IS NOT NULL, coalesce(intent_cancel_error, '') FROM charge_attempts WHERE id = $1`, id).Scan(&canceled, &failure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return canceled, failure
+	}
+
+	attempt, link := h.declinedAttempt("ann@example.com")
+	if attempt.PaymentIntentID == "" || intentStatus(attempt.PaymentIntentID) != "requires_payment_method" {
+		t.Fatalf("declined attempt %+v", attempt)
+	}
+	session := h.openLink(link)
+	h.completeWith(session, "4242424242424242", "ann@example.com")
+	if res := h.get("/pay/complete?session_id=" + session); res.status != http.StatusOK || !strings.Contains(res.body, "Payment received") {
+		t.Fatalf("return page with Stripe's cancel failing: %d %s", res.status, res.body)
+	}
+	if a, _ := h.svc.ChargeAttempt(ctx, attempt.ID); a.Status != billing.ChargeRecovered {
+		t.Fatalf("attempt %s, want recovered whatever the cancel did", a.Status)
+	}
+	if canceled, failure := cancelState(attempt.ID); canceled || failure == "" || intentStatus(attempt.PaymentIntentID) != "requires_payment_method" {
+		t.Fatalf("after a failed cancel: canceled %v, failure %q", canceled, failure)
+	}
+
+	failCancel.Store(false)
+	if _, err := h.svc.Sync(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if canceled, failure := cancelState(attempt.ID); !canceled || failure != "" {
+		t.Fatalf("after sync: canceled %v, failure %q", canceled, failure)
+	}
+	if got := intentStatus(attempt.PaymentIntentID); got != "canceled" {
+		t.Fatalf("failed PaymentIntent on Stripe: %s, want canceled", got)
+	}
+	// Once cancelled, nothing is sent again.
+	calls := h.gateway.Calls()[stripeapi.OpCancelPaymentIntent]
+	if _, err := h.svc.Sync(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if again := h.gateway.Calls()[stripeapi.OpCancelPaymentIntent]; again != calls {
+		t.Errorf("cancel calls went from %d to %d after it was done", calls, again)
 	}
 }
