@@ -49,6 +49,7 @@ const DefaultTimeout = 10 * time.Second
 // per operation, which tests use to hold the store to its call budget.
 type Gateway struct {
 	api      *client.API
+	log      *slog.Logger
 	observer CallObserver
 	timeout  time.Duration
 
@@ -95,7 +96,12 @@ func New(cfg Config) *Gateway {
 		backendConfig.URL = stripe.String(cfg.APIBase)
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, backendConfig)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Gateway{
+		log:      log,
 		api:      client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
 		calls:    map[string]int{},
 		observer: cfg.Observer,
@@ -114,11 +120,28 @@ func (g *Gateway) call(ctx context.Context, op string) (context.Context, context
 	return ctx, cancel, time.Now()
 }
 
-// observe tells the observer how a call that started at start ended.
+// observe tells the observer how a call that started at start ended, and
+// logs a failed one with Stripe's request id, which support needs to trace
+// it: a card declined at info (an outcome, shown to the admin), any other
+// failure at warn, whether or not the caller recovers from it.
 func (g *Gateway) observe(op string, start time.Time, err error) {
 	if g.observer != nil {
 		g.observer.ObserveCall(op, Outcome(err), time.Since(start))
 	}
+	if err == nil {
+		return
+	}
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		g.log.Warn("stripe call failed", "op", op, "err", err)
+		return
+	}
+	level := slog.LevelWarn
+	if se.Type == stripe.ErrorTypeCard {
+		level = slog.LevelInfo
+	}
+	g.log.Log(context.Background(), level, "stripe call failed", "op", op, "http_status", se.HTTPStatusCode,
+		"type", se.Type, "code", se.Code, "param", se.Param, "stripe_request_id", se.RequestID, "message", se.Msg)
 }
 
 // Calls returns how many calls were made per operation.
@@ -670,6 +693,7 @@ func gatewayError(op string, err error) error {
 		Type:        string(se.Type),
 		Code:        string(se.Code),
 		DeclineCode: string(se.DeclineCode),
+		Param:       se.Param,
 		Message:     se.Msg,
 		RequestID:   se.RequestID,
 		Err:         err,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit"
 )
 
 // eventAbout is a Stripe event of typ about the object id, as Stripe sends it.
@@ -281,5 +283,77 @@ func TestRecoveredChargeCancelsItsFailedPaymentIntent(t *testing.T) {
 	}
 	if again := h.gateway.Calls()[stripeapi.OpCancelPaymentIntent]; again != calls {
 		t.Errorf("cancel calls went from %d to %d after it was done", calls, again)
+	}
+}
+
+// deleteOnStripe deletes a Stripe Customer behind the store's back (no
+// webhook), as an emulator restart or a Dashboard deletion with the
+// endpoint down leaves it.
+func (h *harness) deleteOnStripe(stripeID string) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, h.stripeServer.URL+"/v1/customers/"+stripeID, nil)
+	req.Header.Set("Authorization", "Bearer sk_test_harness")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		h.t.Fatalf("delete %s on Stripe: %v %v", stripeID, res, err)
+	}
+	res.Body.Close()
+}
+
+// TestStripeLostTheCustomer: when Stripe answers resource_missing for the
+// Customer we stored, Save card carries on with a new Customer, a charge
+// fails with words that say why, and every failed call is logged with
+// Stripe's request id; nobody sees "Not found".
+func TestStripeLostTheCustomer(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	h := newHarnessWithLog(t, slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx := context.Background()
+
+	h.recordedCard("ann@example.com", "4242424242424242")
+	ann, _ := h.db.CustomerByEmail(ctx, "ann@example.com")
+	h.deleteOnStripe(ann.StripeID)
+	session := h.startSession("ann@example.com") // a 303 to Checkout, not an error page
+	h.completeWith(session, "5555555555554444", "ann@example.com")
+	if res := h.get("/success?session_id=" + session); res.status != http.StatusOK {
+		t.Fatalf("success page: %d %s", res.status, res.body)
+	}
+	again, _ := h.db.CustomerByEmail(ctx, "ann@example.com")
+	if again.StripeID == "" || again.StripeID == ann.StripeID {
+		t.Fatalf("Stripe Customer after Save card: %q (lost one %q)", again.StripeID, ann.StripeID)
+	}
+	pm, err := h.db.SessionPaymentMethod(ctx, session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved, err := h.db.SavedPaymentMethod(ctx, pm.ID); err != nil || saved.StripeCustomerID != again.StripeID || saved.Status != billing.PaymentMethodActive {
+		t.Fatalf("new card %+v: %v", saved, err)
+	}
+	if a := h.chargeCard(pm.ID, "9.00", "usd"); a.Status != billing.ChargeSucceeded {
+		t.Fatalf("charge of the card saved after: %+v", a)
+	}
+
+	bo := h.recordedCard("bo@example.com", "4242424242424242")
+	boCustomer, _ := h.db.CustomerByEmail(ctx, "bo@example.com")
+	h.deleteOnStripe(boCustomer.StripeID)
+	a := h.chargeCard(bo.ID, "9.00", "usd")
+	if a.Status != billing.ChargeFailed || !strings.Contains(a.FailureMessage, "must save a card again") {
+		t.Fatalf("charge of a lost customer's card: %s %q", a.Status, a.FailureMessage)
+	}
+	if c, _ := h.db.CustomerByEmail(ctx, "bo@example.com"); c.StripeID != "" {
+		t.Errorf("lost Stripe Customer still linked: %q", c.StripeID)
+	}
+
+	for _, op := range []string{stripeapi.OpCreateSession, stripeapi.OpCreatePaymentIntent} {
+		found := false
+		for line := range strings.SplitSeq(logs.String(), "\n") {
+			if strings.Contains(line, "level=WARN") && strings.Contains(line, "op="+op) &&
+				strings.Contains(line, "code=resource_missing") && strings.Contains(line, "stripe_request_id=req_") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no warning with Stripe's request id for the failed %s:\n%s", op, logs.String())
+		}
 	}
 }
