@@ -14,6 +14,9 @@ type Customer struct {
 	StripeID               string
 	DefaultPaymentMethodID string
 	CreatedAt              time.Time
+	// StripeGeneration counts the Stripe Customers deleted under this
+	// customer; it keeps the next create call from replaying a deleted one.
+	StripeGeneration int
 }
 
 // Session modes and statuses, as Stripe names them.
@@ -139,6 +142,13 @@ type ChargeAttempt struct {
 // through the recovery link. Any further payment for it is refunded.
 func (a ChargeAttempt) Paid() bool {
 	return a.Status == ChargeSucceeded || a.Status == ChargeRecovered
+}
+
+// ProcessingAtStripe tells whether Stripe answered and said the payment is
+// still processing (a PaymentIntent in status processing), as opposed to a
+// processing attempt whose answer never arrived. Its outcome comes by webhook.
+func (a ChargeAttempt) ProcessingAtStripe() bool {
+	return a.Status == ChargeProcessing && a.PaymentIntentID != ""
 }
 
 // Recovery refund statuses.

@@ -133,6 +133,12 @@ func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (Charge
 	if errors.As(err, &gatewayErr) && gatewayErr.HTTPStatus >= 400 && gatewayErr.HTTPStatus < 500 && gatewayErr.HTTPStatus != 409 && gatewayErr.HTTPStatus != 429 {
 		// Stripe refused the request itself: definitive, and not the card's doing.
 		outcome = ChargeOutcome{Code: gatewayErr.Code, Message: gatewayErr.Message}
+		if MissingCustomer(err) {
+			outcome.Message = "Stripe has no customer " + attempt.StripeCustomerID + " any more (deleted on Stripe, or saved on another Stripe account), so nothing was charged. The customer must save a card again before it can be charged."
+			if rerr := s.retireStripeCustomer(ctx, attempt.StripeCustomerID); rerr != nil {
+				s.log.Error("forget a Stripe Customer that Stripe does not have", "stripe_customer_id", attempt.StripeCustomerID, "err", rerr)
+			}
+		}
 		s.observer.ChargeSettled(ChargeFailed)
 		return s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, ChargeFailed, nil)
 	}

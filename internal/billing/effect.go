@@ -23,6 +23,9 @@ type Effect struct {
 	ChargeUpdates []ChargeUpdate
 	// Recoveries mark failed attempts paid through their recovery link.
 	Recoveries []Recovery
+	// DeletedCustomers are Stripe Customers deleted on Stripe: their ids are
+	// unlinked for good and their cards marked detached.
+	DeletedCustomers []string
 	// Defaults make cards their customer's default.
 	Defaults []DefaultPaymentMethod
 	// StripeCustomerID or CustomerID, when known, files the event under that

@@ -106,8 +106,12 @@ func TestValidSessionID(t *testing.T) {
 }
 
 func TestCustomerIdempotencyKeyIsStablePerEmail(t *testing.T) {
-	a, b := CustomerIdempotencyKey("ann@example.com"), CustomerIdempotencyKey("ann@example.com")
-	if a != b || a == CustomerIdempotencyKey("bo@example.com") || len(a) > 255 {
+	a, b := CustomerIdempotencyKey("ann@example.com", 0), CustomerIdempotencyKey("ann@example.com", 0)
+	if a != b || a == CustomerIdempotencyKey("bo@example.com", 0) || len(a) > 255 {
 		t.Errorf("keys %q %q: want equal for one email, different across emails, at most 255 chars", a, b)
+	}
+	// After a customer.deleted the next create must not replay the deleted Customer.
+	if again := CustomerIdempotencyKey("ann@example.com", 1); again == a || again == CustomerIdempotencyKey("ann@example.com", 2) {
+		t.Errorf("key of generation 1 %q: want it to differ from generations 0 and 2", again)
 	}
 }

@@ -29,9 +29,11 @@ type GatewayError struct {
 	Type        string
 	Code        string
 	DeclineCode string
-	Message     string
-	RequestID   string
-	Err         error
+	// Param names the request parameter Stripe objected to, if any.
+	Param     string
+	Message   string
+	RequestID string
+	Err       error
 }
 
 func (e *GatewayError) Error() string {
@@ -46,6 +48,14 @@ func (e *GatewayError) Error() string {
 }
 
 func (e *GatewayError) Unwrap() error { return e.Err }
+
+// MissingCustomer tells whether err is Stripe saying that the Customer a
+// request named does not exist (deleted, or made on another account or by
+// an emulator that has since restarted).
+func MissingCustomer(err error) bool {
+	var ge *GatewayError
+	return errors.As(err, &ge) && ge.Code == "resource_missing" && ge.Param == "customer"
+}
 
 // Is makes a missing Stripe object match ErrNotFound.
 func (e *GatewayError) Is(target error) bool {

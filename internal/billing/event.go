@@ -35,8 +35,14 @@ var ErrAlreadyApplied = errors.New("event already applied")
 
 // Event types the store acts on; every other type is stored and ignored.
 const (
-	EventCheckoutSessionCompleted          = "checkout.session.completed"
-	EventCheckoutSessionExpired            = "checkout.session.expired"
+	EventCheckoutSessionCompleted = "checkout.session.completed"
+	EventCheckoutSessionExpired   = "checkout.session.expired"
+	// The two outcomes of a session completed with a payment still
+	// processing (an asynchronous method; cards are pinned, so a rare path).
+	EventCheckoutSessionAsyncPaymentSucceeded = "checkout.session.async_payment_succeeded"
+	EventCheckoutSessionAsyncPaymentFailed    = "checkout.session.async_payment_failed"
+	// EventCustomerDeleted retires a Stripe Customer id for good.
+	EventCustomerDeleted                   = "customer.deleted"
 	EventSetupIntentSucceeded              = "setup_intent.succeeded"
 	EventSetupIntentSetupFailed            = "setup_intent.setup_failed"
 	EventPaymentMethodAttached             = "payment_method.attached"
@@ -51,6 +57,8 @@ const (
 func HandledEventTypes() []string {
 	return []string{
 		EventCheckoutSessionCompleted, EventCheckoutSessionExpired,
+		EventCheckoutSessionAsyncPaymentSucceeded, EventCheckoutSessionAsyncPaymentFailed,
+		EventCustomerDeleted,
 		EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
 		EventPaymentMethodAttached, EventPaymentMethodDetached,
 		EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,

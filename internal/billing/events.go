@@ -100,7 +100,8 @@ func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
 		return effect, nil
 	}
 	switch e.Type {
-	case EventCheckoutSessionCompleted:
+	case EventCheckoutSessionCompleted, EventCheckoutSessionAsyncPaymentSucceeded, EventCheckoutSessionAsyncPaymentFailed:
+		// The session's own state says which: paid, failed, or still processing.
 		return s.sessionCompletedEffect(ctx, e.ObjectID)
 	case EventSetupIntentSucceeded, EventSetupIntentSetupFailed:
 		return s.setupIntentEffect(ctx, e.ObjectID)
@@ -124,7 +125,10 @@ func localEffect(e Event) (Effect, bool) {
 	case EventCheckoutSessionExpired:
 		// Expiry is final on Stripe's side; no read-back is needed to trust it.
 		return Effect{ExpiredSessions: []string{e.ObjectID}}, true
-	case EventCheckoutSessionCompleted, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
+	case EventCustomerDeleted:
+		// Deletion is final too, and Stripe never reuses a Customer id.
+		return Effect{DeletedCustomers: []string{e.ObjectID}, StripeCustomerID: e.ObjectID}, true
+	case EventCheckoutSessionCompleted, EventCheckoutSessionAsyncPaymentSucceeded, EventCheckoutSessionAsyncPaymentFailed, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
 		EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,
 		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed:
 		return Effect{}, false
@@ -272,6 +276,7 @@ func (s *Service) Sync(ctx context.Context, window time.Duration) (SyncReport, e
 	report.Found = len(events)
 	// Duplicate payments whose refund failed before are tried again.
 	defer s.refundDuplicates(ctx, 0)
+	defer s.cancelFailedIntents(ctx, 0)
 	for _, e := range events {
 		applied, err := s.store.RecordEvent(ctx, e)
 		if err != nil {

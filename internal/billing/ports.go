@@ -10,7 +10,7 @@ type Store interface {
 	// CustomerByEmail returns the customer with this normalised email, or ErrNotFound.
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
 	// EnsureStripeCustomer returns the customer with this email and, when it
-	// has no Stripe Customer yet, calls create with CustomerIdempotencyKey(email)
+	// has no Stripe Customer yet, calls create with CustomerIdempotencyKey(email, generation)
 	// and links what it returns. create runs with no transaction open (a slow
 	// Stripe holds no lock or connection); concurrent callers send the same
 	// key, so Stripe gives them one Customer, and the first link stays. If
@@ -87,6 +87,12 @@ type Store interface {
 	// FinishRecoveryRefund records a refund made on Stripe (refundID), or
 	// with refundID "" the failure that leaves it pending.
 	FinishRecoveryRefund(ctx context.Context, id int64, refundID, failure string) error
+	// FailedIntentsToCancel returns the failed PaymentIntents of recovered
+	// attempts not yet cancelled: an attempt's, or with attemptID 0 every one's.
+	FailedIntentsToCancel(ctx context.Context, attemptID int64) ([]FailedIntent, error)
+	// FailedIntentCanceled records the cancel of an attempt's failed
+	// PaymentIntent, or with failure set why it did not happen (to retry).
+	FailedIntentCanceled(ctx context.Context, attemptID int64, failure string) error
 
 	// Notifications returns the newest notifications, for the admin's outbox.
 	Notifications(ctx context.Context, limit int) ([]Notification, error)
@@ -178,6 +184,18 @@ type Gateway interface {
 	// RefundPayment refunds a PaymentIntent in full. The idempotency key
 	// makes every repeat answer with the same refund.
 	RefundPayment(ctx context.Context, paymentIntentID, idempotencyKey string) (Refund, error)
+	// CancelPaymentIntent cancels a PaymentIntent that will not be paid. A
+	// PaymentIntent already cancelled is a *GatewayError (400,
+	// payment_intent_unexpected_state).
+	CancelPaymentIntent(ctx context.Context, paymentIntentID, idempotencyKey string) error
+}
+
+// FailedIntent is the failed PaymentIntent of a charge the customer paid
+// through the recovery link instead: cancelled on Stripe, so that it does
+// not stay "Incomplete" in the Dashboard for ever.
+type FailedIntent struct {
+	AttemptID       int64
+	PaymentIntentID string
 }
 
 // Refund is a refund as Stripe answered it.
@@ -259,7 +277,9 @@ type SessionState struct {
 	SetupIntentID     string
 	SetupIntentStatus string
 	PaymentIntentID   string
-	PaymentMethod     *PaymentMethod
+	// PaymentIntentStatus is set when the PaymentIntent was expanded.
+	PaymentIntentStatus string
+	PaymentMethod       *PaymentMethod
 	// AttemptID is the charge attempt a recovery session pays for, from its metadata.
 	AttemptID int64
 	// SyncedAt is when Stripe was asked.

@@ -194,6 +194,13 @@ func (s *Service) retireRecoverySession(ctx context.Context, attempt ChargeAttem
 		}
 		return nil
 	case SessionComplete:
+		if paymentFailed(state) {
+			// Its payment failed: nothing can be paid through it any more.
+			if err := s.store.Apply(ctx, "", failedPaymentEffect(state), false); err != nil {
+				return fmt.Errorf("recovery of attempt %d: %w", attempt.ID, err)
+			}
+			return nil
+		}
 		if state.PaymentStatus != "paid" {
 			return ErrPaymentProcessing
 		}
@@ -211,6 +218,7 @@ func (s *Service) retireRecoverySession(ctx context.Context, attempt ChargeAttem
 			return fmt.Errorf("recovery of attempt %d: record the payment of %s: %w", attempt.ID, id, err)
 		}
 		s.refundDuplicates(ctx, attempt.ID)
+		s.cancelFailedIntents(ctx, attempt.ID)
 		return ErrAlreadyPaid
 	default:
 		return fmt.Errorf("recovery of attempt %d: session %s is %q after expiring it", attempt.ID, id, state.Status)
@@ -263,10 +271,46 @@ func (s *Service) refundDuplicates(ctx context.Context, attemptID int64) {
 }
 
 // refundDuplicatesOf refunds the duplicate payments an applied effect may
-// have recorded: those of the attempts it paid.
+// have recorded, and cancels the failed PaymentIntents, of the attempts it paid.
 func (s *Service) refundDuplicatesOf(ctx context.Context, effect Effect) {
 	for _, r := range effect.Recoveries {
 		s.refundDuplicates(ctx, r.AttemptID)
+		s.cancelFailedIntents(ctx, r.AttemptID)
+	}
+}
+
+// cancelFailedIntents cancels on Stripe the failed PaymentIntents of
+// recovered attempts (attemptID 0: of every one) and records each. It runs
+// after the recovery is committed and never undoes it: a failure is logged
+// and kept, and the next webhook or sync tries again with the same key.
+func (s *Service) cancelFailedIntents(ctx context.Context, attemptID int64) {
+	ctx = context.WithoutCancel(ctx)
+	pending, err := s.store.FailedIntentsToCancel(ctx, attemptID)
+	if err != nil {
+		s.log.Error("failed payment intents to cancel", "attempt_id", attemptID, "err", err)
+		return
+	}
+	for _, f := range pending {
+		err := s.gateway.CancelPaymentIntent(ctx, f.PaymentIntentID, "cancel-failed-"+f.PaymentIntentID)
+		var gatewayErr *GatewayError
+		switch {
+		case errors.Is(err, ErrNotFound):
+			err = nil // nothing left on Stripe to cancel
+		case errors.As(err, &gatewayErr) && gatewayErr.Code == "payment_intent_unexpected_state":
+			// Already cancelled (by an earlier try whose record was lost, or on the Dashboard).
+			s.log.Info("failed payment intent not cancellable; leaving it", "attempt_id", f.AttemptID,
+				"payment_intent_id", f.PaymentIntentID, "stripe_request_id", gatewayErr.RequestID, "reason", gatewayErr.Message)
+			err = nil
+		}
+		failure := ""
+		if err != nil {
+			failure = err.Error()
+			s.log.Warn("failed payment intent not cancelled; the next webhook or sync retries", "attempt_id", f.AttemptID,
+				"payment_intent_id", f.PaymentIntentID, "err", err)
+		}
+		if err := s.store.FailedIntentCanceled(ctx, f.AttemptID, failure); err != nil {
+			s.log.Error("record payment intent cancel", "attempt_id", f.AttemptID, "payment_intent_id", f.PaymentIntentID, "err", err)
+		}
 	}
 }
 
@@ -323,6 +367,29 @@ func (s *Service) FinalizePayment(ctx context.Context, sessionID string) (Paymen
 
 func paymentComplete(remote SessionState) bool {
 	return remote.Mode == ModePayment && remote.Status == SessionComplete && remote.PaymentStatus == "paid"
+}
+
+// paymentFailed tells whether a payment-mode session completed with a
+// payment that then failed (checkout.session.async_payment_failed): Stripe
+// keeps it complete and unpaid, its PaymentIntent back to
+// requires_payment_method. Nothing was paid; the attempt stays open to its
+// recovery link, which makes a new session.
+func paymentFailed(remote SessionState) bool {
+	return remote.Mode == ModePayment && remote.Status == SessionComplete && remote.PaymentStatus == "unpaid" &&
+		(remote.PaymentIntentStatus == "requires_payment_method" || remote.PaymentIntentStatus == "canceled")
+}
+
+// failedPaymentEffect records a session whose payment failed as complete
+// (as Stripe has it) and nothing else: no recovery, no card, so the attempt
+// is not marked paid and the customer can try again.
+func failedPaymentEffect(remote SessionState) Effect {
+	return Effect{
+		CompletedSessions: []CompletedSession{{
+			ID: remote.ID, Mode: ModePayment, Currency: remote.Currency,
+			StripeCustomerID: remote.StripeCustomerID, PaymentIntentID: remote.PaymentIntentID,
+		}},
+		StripeCustomerID: remote.StripeCustomerID,
+	}
 }
 
 // paymentEffect is what a paid recovery session writes: the attempt

@@ -83,8 +83,14 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 // call for email. It is derived rather than random so that it needs no storing
 // before the call: a retry after a crash or a lost response sends the same key
 // and gets the Customer Stripe already made (Stripe keeps keys for 24 hours).
-func CustomerIdempotencyKey(email string) string {
-	sum := sha256.Sum256([]byte(email))
+// generation (Customer.StripeGeneration) changes the key after the Customer
+// was deleted, or Stripe would answer the next create with the deleted one.
+func CustomerIdempotencyKey(email string, generation int) string {
+	seed := email
+	if generation > 0 {
+		seed = fmt.Sprintf("%s|%d", email, generation) // generation 0 keeps the keys made before generations existed
+	}
+	sum := sha256.Sum256([]byte(seed))
 	return "customer-" + hex.EncodeToString(sum[:16])
 }
 

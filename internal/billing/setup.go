@@ -24,20 +24,16 @@ func (s *Service) StartSetup(ctx context.Context, rawEmail string) (string, erro
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", fmt.Errorf("start setup: %w", err)
 	}
-	var prefill string
-	if customer.StripeID == "" {
-		prefill = email
+	session, err := s.createSetupSession(ctx, customer.StripeID, email)
+	if MissingCustomer(err) {
+		// Stripe no longer has the Customer we stored (deleted, or an
+		// emulator that restarted): forget it, and carry on as for a new
+		// customer, whose Stripe Customer is made when the card is saved.
+		if err := s.retireStripeCustomer(ctx, customer.StripeID); err != nil {
+			return "", fmt.Errorf("start setup: %w", err)
+		}
+		session, err = s.createSetupSession(ctx, "", email)
 	}
-	session, err := s.gateway.CreateSetupSession(ctx, SetupSessionParams{
-		StripeCustomerID: customer.StripeID,
-		CustomerEmail:    prefill,
-		Currency:         s.currency,
-		SuccessURL:       s.baseURL + "/success?session_id={CHECKOUT_SESSION_ID}",
-		CancelURL:        s.baseURL + "/cancel",
-		// A fresh key per click: a retried request (stripe-go retries network
-		// failures) then reuses the same session instead of making another.
-		IdempotencyKey: newIdempotencyKey(),
-	})
 	if err != nil {
 		return "", fmt.Errorf("start setup: %w", err)
 	}
@@ -49,6 +45,32 @@ func (s *Service) StartSetup(ctx context.Context, rawEmail string) (string, erro
 		return "", fmt.Errorf("start setup: %w", err)
 	}
 	return session.URL, nil
+}
+
+// createSetupSession makes a setup session for a Stripe Customer, or with
+// none, prefilled with the email.
+func (s *Service) createSetupSession(ctx context.Context, stripeCustomerID, email string) (CheckoutSession, error) {
+	var prefill string
+	if stripeCustomerID == "" {
+		prefill = email
+	}
+	return s.gateway.CreateSetupSession(ctx, SetupSessionParams{
+		StripeCustomerID: stripeCustomerID,
+		CustomerEmail:    prefill,
+		Currency:         s.currency,
+		SuccessURL:       s.baseURL + "/success?session_id={CHECKOUT_SESSION_ID}",
+		CancelURL:        s.baseURL + "/cancel",
+		// A fresh key per click: a retried request (stripe-go retries network
+		// failures) then reuses the same session instead of making another.
+		IdempotencyKey: newIdempotencyKey(),
+	})
+}
+
+// retireStripeCustomer records that Stripe has no Customer stripeID any
+// more, as customer.deleted does: the next card saved makes a new one.
+func (s *Service) retireStripeCustomer(ctx context.Context, stripeID string) error {
+	s.log.Warn("Stripe has no Customer we stored; a new one is made when a card is saved", "stripe_customer_id", stripeID)
+	return s.store.Apply(ctx, "", Effect{DeletedCustomers: []string{stripeID}, StripeCustomerID: stripeID}, false)
 }
 
 // SetupResult is the outcome of finalizing a setup session: the saved payment
@@ -121,6 +143,8 @@ func (s *Service) completedSessionEffect(ctx context.Context, remote SessionStat
 		effect, err = s.setupEffect(ctx, remote)
 	case paymentComplete(remote):
 		effect, err = s.paymentEffect(ctx, remote)
+	case paymentFailed(remote):
+		effect = failedPaymentEffect(remote)
 	default:
 		return Effect{}, false, nil
 	}
@@ -201,7 +225,18 @@ func (s *Service) attachToCustomer(ctx context.Context, remote SessionState) (St
 	switch pm.StripeCustomerID {
 	case customer.StripeID:
 	case "":
-		if err := s.gateway.AttachPaymentMethod(ctx, pm.ID, customer.StripeID); err != nil {
+		err := s.gateway.AttachPaymentMethod(ctx, pm.ID, customer.StripeID)
+		if MissingCustomer(err) {
+			// The Customer we stored is gone on Stripe: make a new one, once.
+			if err := s.retireStripeCustomer(ctx, customer.StripeID); err != nil {
+				return StripeCustomer{}, err
+			}
+			if customer, err = s.ensureStripeCustomer(ctx, email); err != nil {
+				return StripeCustomer{}, err
+			}
+			err = s.gateway.AttachPaymentMethod(ctx, pm.ID, customer.StripeID)
+		}
+		if err != nil {
 			return StripeCustomer{}, fmt.Errorf("attach payment method %s: %w", pm.ID, err)
 		}
 	default:

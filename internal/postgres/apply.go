@@ -35,7 +35,8 @@ func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, 
 			batch.Queue(`
 				UPDATE stripe_events
 				SET applied_at = now(), attempts = attempts + 1, last_error = NULL,
-				    customer_id = coalesce($3, (SELECT id FROM customers WHERE stripe_customer_id = $2), customer_id)
+				    customer_id = coalesce($3, (SELECT id FROM customers WHERE stripe_customer_id = $2),
+				        (SELECT customer_id FROM deleted_stripe_customers WHERE stripe_customer_id = $2), customer_id)
 				WHERE id = $1`, eventID, effect.StripeCustomerID, nullID(effect.CustomerID))
 		}
 		return tx.SendBatch(ctx, batch).Close()
@@ -53,6 +54,9 @@ func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, 
 // before what refers to them), so that they travel in one round trip. Every
 // statement is an upsert or a guarded update: running it twice changes nothing.
 func queueEffect(b *pgx.Batch, e billing.Effect) {
+	for _, id := range e.DeletedCustomers {
+		queueDeletedCustomer(b, id)
+	}
 	for _, c := range e.Customers {
 		queueEnsureCustomer(b, c)
 	}
@@ -97,6 +101,24 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 	}
 }
 
+// queueDeletedCustomer retires a Stripe Customer deleted on Stripe: its id
+// is remembered as gone, its cards can no longer be charged, and the
+// customer loses the link (and gains a generation), so that the next Save
+// card makes a new Stripe Customer.
+func queueDeletedCustomer(b *pgx.Batch, stripeID string) {
+	b.Queue(`
+		INSERT INTO deleted_stripe_customers (stripe_customer_id, customer_id)
+		VALUES ($1, (SELECT id FROM customers WHERE stripe_customer_id = $1))
+		ON CONFLICT (stripe_customer_id) DO NOTHING`, stripeID)
+	b.Queue(`
+		UPDATE payment_methods SET status = 'detached', updated_at = now()
+		WHERE status = 'active' AND customer_id = (SELECT id FROM customers WHERE stripe_customer_id = $1)`, stripeID)
+	b.Queue(`
+		UPDATE customers SET stripe_customer_id = NULL, stripe_customer_generation = stripe_customer_generation + 1,
+		    default_payment_method_id = NULL, updated_at = now()
+		WHERE stripe_customer_id = $1`, stripeID)
+}
+
 func touchedPaymentMethods(e billing.Effect) []string {
 	ids := slices.Clone(e.GonePaymentMethods)
 	for _, pm := range e.PaymentMethods {
@@ -107,7 +129,8 @@ func touchedPaymentMethods(e billing.Effect) []string {
 
 // queueEnsureCustomer makes a Stripe Customer known locally: linked to the
 // row of its email if that row has no Stripe Customer yet, else a row of its
-// own (without the email, which another Stripe Customer already holds).
+// own (without the email, which another Stripe Customer already holds). A
+// deleted Stripe Customer is never linked again, whatever a late event says.
 func queueEnsureCustomer(b *pgx.Batch, c billing.StripeCustomer) {
 	if c.ID == "" {
 		return
@@ -117,12 +140,14 @@ func queueEnsureCustomer(b *pgx.Batch, c billing.StripeCustomer) {
 			UPDATE customers SET stripe_customer_id = $1, updated_at = now()
 			WHERE $2 <> '' AND email = $2 AND stripe_customer_id IS NULL
 			  AND NOT EXISTS (SELECT 1 FROM customers WHERE stripe_customer_id = $1)
+			  AND NOT EXISTS (SELECT 1 FROM deleted_stripe_customers WHERE stripe_customer_id = $1)
 			RETURNING id
 		)
 		INSERT INTO customers (email, stripe_customer_id)
 		SELECT CASE WHEN $2 = '' OR EXISTS (SELECT 1 FROM customers WHERE email = $2) THEN NULL ELSE $2 END, $1
 		WHERE NOT EXISTS (SELECT 1 FROM linked)
 		  AND NOT EXISTS (SELECT 1 FROM customers WHERE stripe_customer_id = $1)
+		  AND NOT EXISTS (SELECT 1 FROM deleted_stripe_customers WHERE stripe_customer_id = $1)
 		ON CONFLICT DO NOTHING`, c.ID, c.Email)
 }
 

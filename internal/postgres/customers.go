@@ -11,11 +11,11 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 )
 
-const customerColumns = `id, coalesce(email, ''), coalesce(stripe_customer_id, ''), coalesce(default_payment_method_id, ''), created_at`
+const customerColumns = `id, coalesce(email, ''), coalesce(stripe_customer_id, ''), coalesce(default_payment_method_id, ''), created_at, stripe_customer_generation`
 
 func scanCustomer(row pgx.Row) (billing.Customer, error) {
 	var c billing.Customer
-	err := row.Scan(&c.ID, &c.Email, &c.StripeID, &c.DefaultPaymentMethodID, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.Email, &c.StripeID, &c.DefaultPaymentMethodID, &c.CreatedAt, &c.StripeGeneration)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, billing.ErrNotFound
 	}
@@ -46,7 +46,8 @@ func (db *DB) EnsureStripeCustomer(ctx context.Context, email string, create fun
 	if err != nil && !errors.Is(err, billing.ErrNotFound) {
 		return billing.Customer{}, fmt.Errorf("ensure stripe customer: %w", err)
 	}
-	stripeID, err := create(ctx, email, billing.CustomerIdempotencyKey(email))
+	// c is the zero Customer (generation 0) when the email is new.
+	stripeID, err := create(ctx, email, billing.CustomerIdempotencyKey(email, c.StripeGeneration))
 	if err != nil {
 		return billing.Customer{}, err
 	}

@@ -51,10 +51,10 @@ func (db *DB) RecordAppliedEvent(ctx context.Context, e billing.Event, effect bi
 	batch := &pgx.Batch{}
 	inserted := false
 	batch.Queue(`
-		INSERT INTO stripe_events (id, type, api_version, object_id, created_at, payload, applied_at, attempts)
-		VALUES ($1, $2, $3, $4, $5, $6, now(), 1)
+		INSERT INTO stripe_events (id, type, api_version, object_id, created_at, payload, applied_at, attempts, customer_id)
+		VALUES ($1, $2, $3, $4, $5, $6, now(), 1, (SELECT id FROM customers WHERE $7 <> '' AND stripe_customer_id = $7))
 		ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload)).
+		e.ID, e.Type, e.APIVersion, e.ObjectID, e.Created, string(e.Payload), effect.StripeCustomerID).
 		Exec(func(tag pgconn.CommandTag) error {
 			inserted = tag.RowsAffected() == 1
 			return nil
@@ -72,7 +72,7 @@ func (db *DB) RecordAppliedEvent(ctx context.Context, e billing.Event, effect bi
 func onlyExpiries(e billing.Effect) bool {
 	return len(e.Customers) == 0 && len(e.PaymentMethods) == 0 && len(e.GonePaymentMethods) == 0 &&
 		len(e.SetupIntents) == 0 && len(e.CompletedSessions) == 0 && len(e.ChargeUpdates) == 0 &&
-		len(e.Recoveries) == 0 && len(e.Defaults) == 0
+		len(e.Recoveries) == 0 && len(e.Defaults) == 0 && len(e.DeletedCustomers) == 0
 }
 
 // EventFailed records why an event could not be applied.

@@ -103,3 +103,43 @@ func (db *DB) FinishRecoveryRefund(ctx context.Context, id int64, refundID, fail
 	}
 	return nil
 }
+
+// FailedIntentsToCancel returns the failed PaymentIntents of recovered
+// attempts not yet cancelled on Stripe: one attempt's, or every attempt's
+// with attemptID 0.
+func (db *DB) FailedIntentsToCancel(ctx context.Context, attemptID int64) ([]billing.FailedIntent, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT id, payment_intent_id FROM charge_attempts
+		WHERE status = 'recovered' AND intent_canceled_at IS NULL AND payment_intent_id IS NOT NULL
+		  AND payment_intent_id IS DISTINCT FROM recovered_payment_intent_id
+		  AND ($1 = 0 OR id = $1)
+		ORDER BY id LIMIT 100`, attemptID)
+	if err != nil {
+		return nil, fmt.Errorf("failed intents to cancel: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.FailedIntent, error) {
+		var f billing.FailedIntent
+		err := row.Scan(&f.AttemptID, &f.PaymentIntentID)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed intents to cancel: %w", err)
+	}
+	return list, nil
+}
+
+// FailedIntentCanceled records that an attempt's failed PaymentIntent was
+// cancelled on Stripe, or with failure set why it was not (it stays listed).
+func (db *DB) FailedIntentCanceled(ctx context.Context, attemptID int64, failure string) error {
+	if len(failure) > maxErrorLength {
+		failure = failure[:maxErrorLength]
+	}
+	_, err := db.pool.Exec(ctx, `
+		UPDATE charge_attempts
+		SET intent_canceled_at = CASE WHEN $2 = '' THEN now() END, intent_cancel_error = nullif($2, ''), updated_at = now()
+		WHERE id = $1 AND intent_canceled_at IS NULL`, attemptID, failure)
+	if err != nil {
+		return fmt.Errorf("failed intent canceled %d: %w", attemptID, err)
+	}
+	return nil
+}

@@ -76,8 +76,8 @@ func TestEnsureStripeCustomerConvergesUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	close(ids)
-	if len(keys) != 1 || !keys[billing.CustomerIdempotencyKey("ann@example.com")] {
-		t.Errorf("idempotency keys sent: %v, want only CustomerIdempotencyKey(email)", keys)
+	if len(keys) != 1 || !keys[billing.CustomerIdempotencyKey("ann@example.com", 0)] {
+		t.Errorf("idempotency keys sent: %v, want only CustomerIdempotencyKey(email, 0)", keys)
 	}
 	for id := range ids {
 		if id != "cus_Concurrent1" {
@@ -128,7 +128,7 @@ func TestEnsureStripeCustomerLeavesNothingWhenStripeFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 2 || keys[0] != keys[1] || keys[0] != billing.CustomerIdempotencyKey("bo@example.com") {
+	if len(keys) != 2 || keys[0] != keys[1] || keys[0] != billing.CustomerIdempotencyKey("bo@example.com", 0) {
 		t.Errorf("idempotency keys across the retry: %q, want CustomerIdempotencyKey twice", keys)
 	}
 	if c.StripeID != "cus_Retry1" {

@@ -17,12 +17,14 @@ type ids struct {
 	Customer, Session, SetupIntent, PaymentMethod, UnattachedPaymentMethod, Event, PaymentIntent string
 	// OpenSession is a payment-mode session nobody has paid, for the expire call.
 	OpenSession string
+	// UnpaidPaymentIntent is one that can still be cancelled.
+	UnpaidPaymentIntent string
 }
 
 var stripeMockIDs = ids{
 	Customer: "cus_123", Session: "cs_test_a1b2c3", SetupIntent: "seti_123",
 	PaymentMethod: "pm_123", UnattachedPaymentMethod: "pm_456", Event: "evt_123", PaymentIntent: "pi_123",
-	OpenSession: "cs_test_open1",
+	OpenSession: "cs_test_open1", UnpaidPaymentIntent: "pi_456",
 }
 
 // gatewayCall is one Gateway method called the way the app calls it, with
@@ -39,7 +41,7 @@ type gatewayCall struct {
 var gatewayCalls = []gatewayCall{
 	{"CreateCustomer", stripeapi.OpCreateCustomer, []string{"id"},
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
-			_, err := g.CreateCustomer(ctx, "ann@example.com", billing.CustomerIdempotencyKey("ann@example.com"))
+			_, err := g.CreateCustomer(ctx, "ann@example.com", billing.CustomerIdempotencyKey("ann@example.com", 0))
 			return err
 		}},
 	{"CreateSetupSession", stripeapi.OpCreateSession, []string{"id", "mode", "status", "currency", "url"},
@@ -140,6 +142,10 @@ var gatewayCalls = []gatewayCall{
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
 			_, err := g.RefundPayment(ctx, id.PaymentIntent, "refund-duplicate-"+id.PaymentIntent)
 			return err
+		}},
+	{"CancelPaymentIntent", stripeapi.OpCancelPaymentIntent, []string{"id", "status"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			return g.CancelPaymentIntent(ctx, id.UnpaidPaymentIntent, "cancel-failed-"+id.UnpaidPaymentIntent)
 		}},
 }
 

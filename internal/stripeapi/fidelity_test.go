@@ -128,8 +128,21 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A PaymentIntent nobody confirmed, as a failed charge leaves one: the cancel call's.
+	req := httptest.NewRequest(http.MethodPost, "/v1/payment_intents", strings.NewReader("amount=500&currency=usd&payment_method_types[]=card"))
+	req.Header.Set("Authorization", "Bearer sk_test_123")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	emu.Handler().ServeHTTP(rec, req)
+	var unpaid struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &unpaid); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("unpaid PaymentIntent: %d %s", rec.Code, rec.Body)
+	}
 	return ids{
-		Customer: customer, Session: saved.ID, SetupIntent: saved.SetupIntentID,
+		UnpaidPaymentIntent: unpaid.ID,
+		Customer:            customer, Session: saved.ID, SetupIntent: saved.SetupIntentID,
 		PaymentMethod: saved.PaymentMethod.ID, UnattachedPaymentMethod: loose.PaymentMethod.ID, Event: events[0].ID,
 		PaymentIntent: charged.PaymentIntentID, OpenSession: open.ID,
 	}

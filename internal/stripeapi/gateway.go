@@ -36,6 +36,7 @@ const (
 	OpDetachPaymentMethod   = "payment_methods.detach"
 	OpExpireSession         = "checkout.sessions.expire"
 	OpCreateRefund          = "refunds.create"
+	OpCancelPaymentIntent   = "payment_intents.cancel"
 )
 
 // DefaultTimeout is the budget of one Stripe call, stripe-go's retries
@@ -48,6 +49,7 @@ const DefaultTimeout = 10 * time.Second
 // per operation, which tests use to hold the store to its call budget.
 type Gateway struct {
 	api      *client.API
+	log      *slog.Logger
 	observer CallObserver
 	timeout  time.Duration
 
@@ -94,7 +96,12 @@ func New(cfg Config) *Gateway {
 		backendConfig.URL = stripe.String(cfg.APIBase)
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, backendConfig)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Gateway{
+		log:      log,
 		api:      client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
 		calls:    map[string]int{},
 		observer: cfg.Observer,
@@ -113,11 +120,28 @@ func (g *Gateway) call(ctx context.Context, op string) (context.Context, context
 	return ctx, cancel, time.Now()
 }
 
-// observe tells the observer how a call that started at start ended.
+// observe tells the observer how a call that started at start ended, and
+// logs a failed one with Stripe's request id, which support needs to trace
+// it: a card declined at info (an outcome, shown to the admin), any other
+// failure at warn, whether or not the caller recovers from it.
 func (g *Gateway) observe(op string, start time.Time, err error) {
 	if g.observer != nil {
 		g.observer.ObserveCall(op, Outcome(err), time.Since(start))
 	}
+	if err == nil {
+		return
+	}
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		g.log.Warn("stripe call failed", "op", op, "err", err)
+		return
+	}
+	level := slog.LevelWarn
+	if se.Type == stripe.ErrorTypeCard {
+		level = slog.LevelInfo
+	}
+	g.log.Log(context.Background(), level, "stripe call failed", "op", op, "http_status", se.HTTPStatusCode,
+		"type", se.Type, "code", se.Code, "param", se.Param, "stripe_request_id", se.RequestID, "message", se.Msg)
 }
 
 // Calls returns how many calls were made per operation.
@@ -178,6 +202,10 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 		Currency:   stripe.String(p.Currency),
 		SuccessURL: stripe.String(p.SuccessURL),
 		CancelURL:  stripe.String(p.CancelURL),
+		// Cards only, on both kinds of session: the store records and
+		// charges cards, so Checkout must not offer Link, bank debits or
+		// wallets whose payment methods it could not show or charge.
+		PaymentMethodTypes: cardOnly(),
 	}
 	switch {
 	case p.StripeCustomerID != "":
@@ -196,6 +224,9 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 	}
 	return checkoutSession(s), nil
 }
+
+// cardOnly is payment_method_types=[card]: the one type the store handles.
+func cardOnly() []*string { return stripe.StringSlice([]string{"card"}) }
 
 func checkoutSession(s *stripe.CheckoutSession) billing.CheckoutSession {
 	out := billing.CheckoutSession{
@@ -259,6 +290,7 @@ func sessionState(s *stripe.CheckoutSession, syncedAt time.Time) billing.Session
 	}
 	if pi := s.PaymentIntent; pi != nil {
 		state.PaymentIntentID = pi.ID
+		state.PaymentIntentStatus = string(pi.Status)
 		if state.AttemptID == 0 {
 			state.AttemptID = attemptID(pi.Metadata)
 		}
@@ -292,6 +324,14 @@ func (g *Gateway) ChargeOffSession(ctx context.Context, c billing.OffSessionChar
 		PaymentMethod: stripe.String(c.PaymentMethodID),
 		OffSession:    stripe.Bool(true),
 		Confirm:       stripe.Bool(true),
+		// Cards only. Without payment_method_types, API versions from
+		// 2023-08-16 turn automatic payment methods on, and Stripe then
+		// refuses confirm=true without a return_url. The store saves and
+		// shows cards only, and an off-session charge has nobody to redirect,
+		// so naming the one type it handles is the honest request;
+		// automatic_payment_methods[allow_redirects]=never would also pass
+		// but lets the Dashboard add types the store cannot record.
+		PaymentMethodTypes: cardOnly(),
 	}
 	params.Context = ctx
 	params.SetIdempotencyKey(c.IdempotencyKey)
@@ -346,10 +386,11 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 	defer cancel()
 	attempt := strconv.FormatInt(p.AttemptID, 10)
 	params := &stripe.CheckoutSessionParams{
-		Mode:       stripe.String(string(stripe.CheckoutSessionModePayment)),
-		Customer:   stripe.String(p.StripeCustomerID),
-		SuccessURL: stripe.String(p.SuccessURL),
-		CancelURL:  stripe.String(p.CancelURL),
+		Mode:               stripe.String(string(stripe.CheckoutSessionModePayment)),
+		PaymentMethodTypes: cardOnly(), // see CreateSetupSession
+		Customer:           stripe.String(p.StripeCustomerID),
+		SuccessURL:         stripe.String(p.SuccessURL),
+		CancelURL:          stripe.String(p.CancelURL),
 		LineItems: []*stripe.CheckoutSessionLineItemParams{{
 			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
 				Currency:    stripe.String(p.Money.Currency),
@@ -420,6 +461,24 @@ func (g *Gateway) ExpireSession(ctx context.Context, id string) (billing.Session
 		return billing.SessionState{}, gatewayError(OpExpireSession, err)
 	}
 	return sessionState(s, syncedAt), nil
+}
+
+// CancelPaymentIntent cancels a PaymentIntent that will not be paid, as
+// abandoned: the customer paid through another one.
+func (g *Gateway) CancelPaymentIntent(ctx context.Context, paymentIntentID, idempotencyKey string) error {
+	ctx, cancel, start := g.call(ctx, OpCancelPaymentIntent)
+	defer cancel()
+	params := &stripe.PaymentIntentCancelParams{
+		CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned)),
+	}
+	params.Context = ctx
+	params.SetIdempotencyKey(idempotencyKey)
+	_, err := g.api.PaymentIntents.Cancel(paymentIntentID, params)
+	g.observe(OpCancelPaymentIntent, start, err)
+	if err != nil {
+		return gatewayError(OpCancelPaymentIntent, err)
+	}
+	return nil
 }
 
 // RefundPayment refunds a PaymentIntent in full, once per idempotency key.
@@ -634,6 +693,7 @@ func gatewayError(op string, err error) error {
 		Type:        string(se.Type),
 		Code:        string(se.Code),
 		DeclineCode: string(se.DeclineCode),
+		Param:       se.Param,
 		Message:     se.Msg,
 		RequestID:   se.RequestID,
 		Err:         err,

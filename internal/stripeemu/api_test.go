@@ -152,7 +152,7 @@ func TestIdempotency(t *testing.T) {
 	pms := env.sc.PaymentMethods.List(&stripe.PaymentMethodListParams{Customer: stripe.String(cus.ID), Type: stripe.String("card")})
 	pms.Next()
 	pmID := pms.PaymentMethod().ID
-	body := fmt.Sprintf("amount=1099&currency=usd&customer=%s&payment_method=%s&off_session=true&confirm=true", cus.ID, pmID)
+	body := fmt.Sprintf("amount=1099&currency=usd&customer=%s&payment_method=%s&off_session=true&confirm=true&payment_method_types[]=card", cus.ID, pmID)
 	c1, _, e1 := env.do("POST", "/v1/payment_intents", body, map[string]string{"Idempotency-Key": "charge-1"})
 	c2, h, e2 := env.do("POST", "/v1/payment_intents", body, map[string]string{"Idempotency-Key": "charge-1"})
 	pi1 := e1["error"].(map[string]any)["payment_intent"].(map[string]any)["id"]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,7 +127,7 @@ func (e *Emulator) createSession(c *call) (any, error) {
 		ExpiresAt:                expiresAt,
 		Created:                  now.Unix(),
 		Livemode:                 false,
-		PaymentMethodTypes:       []string{"card"},
+		PaymentMethodTypes:       sessionMethodTypes(pmTypes),
 		UIMode:                   stripe.CheckoutSessionUIModeHosted,
 		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollectionAuto,
 		CustomerCreation:         stripe.CheckoutSessionCustomerCreationIfRequired,
@@ -161,6 +162,16 @@ func (e *Emulator) createSession(c *call) (any, error) {
 	e.sessions[id] = sess
 	e.sessionIDs = append(e.sessionIDs, id)
 	return e.renderResponse(kindSession, id, exp)
+}
+
+// sessionMethodTypes is what a session echoes as payment_method_types: the
+// types asked for, else (dynamic payment methods) those the Dashboard has on.
+// The hosted page offers cards either way: the only type the emulator knows.
+func sessionMethodTypes(asked []string) []string {
+	if len(asked) > 0 {
+		return asked
+	}
+	return slices.Clone(dashboardPaymentMethodTypes)
 }
 
 // sessionSetupParams reads the setup-mode part of a session create request.
@@ -527,7 +538,7 @@ func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
 		Description:        s.piDescription,
 		Livemode:           false,
 		Metadata:           md,
-		PaymentMethodTypes: []string{"card"},
+		PaymentMethodTypes: slices.Clone(s.s.PaymentMethodTypes),
 		FlowDirections:     nil,
 		Status:             stripe.SetupIntentStatusRequiresPaymentMethod,
 		Usage:              stripe.SetupIntentUsageOffSession,
@@ -575,6 +586,7 @@ func (e *Emulator) sessionPaymentIntentLocked(s *session) *stripe.PaymentIntent 
 	}
 	pi := e.newPaymentIntentLocked(s.s.AmountTotal, string(s.s.Currency), customer, s.piMetadata)
 	pi.Description = s.piDescription
+	pi.PaymentMethodTypes = slices.Clone(s.s.PaymentMethodTypes)
 	pi.SetupFutureUsage = stripe.PaymentIntentSetupFutureUsage(s.setupFutureUsage)
 	s.s.PaymentIntent = &stripe.PaymentIntent{ID: pi.ID}
 	e.emitLocked(nil, "payment_intent.created", kindPaymentIntent, pi.ID, nil)

@@ -122,6 +122,8 @@ func (e *env) chargeOffSession(customerID, pmID string, amount int64) (*stripe.P
 		PaymentMethod: stripe.String(pmID),
 		OffSession:    stripe.Bool(true),
 		Confirm:       stripe.Bool(true),
+		// Cards only, as the store sends it: see TestOffSessionPaymentMethodTypes.
+		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
 	})
 }
 

@@ -3,6 +3,7 @@ package stripeemu
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/stripe/stripe-go/v76"
@@ -114,6 +115,75 @@ func declineMessage(declineCode string) string {
 	return "Your card was declined."
 }
 
+// returnURLRequired is Stripe's answer to confirm=true with automatic
+// payment methods that may redirect and no return_url. Stripe's changelog of
+// 2023-08-16 says off_session=true is exempt, but its save-and-reuse guide
+// sends a return_url with off_session=true and integrations report this
+// error on such requests; the emulator takes the strict reading, so a request
+// it accepts is valid on either.
+const returnURLRequired = "A `return_url` must be specified because this Payment Intent is configured to automatically accept the payment methods enabled in the Dashboard, some of which may require a full page redirect to succeed. If you do not want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents."
+
+// dashboardPaymentMethodTypes are the types an emulated account has on in
+// its Dashboard: what automatic payment methods resolve to.
+var dashboardPaymentMethodTypes = []string{"card", "link"}
+
+// intentMethods is how a PaymentIntent chooses its payment method types.
+type intentMethods struct {
+	types []string
+	// apm is set when automatic payment methods are on.
+	apm *stripe.PaymentIntentAutomaticPaymentMethods
+}
+
+// paymentMethodsParam reads payment_method_types and
+// automatic_payment_methods as Stripe does from API version 2023-08-16 on:
+// with neither, automatic payment methods are on (the Dashboard decides,
+// redirects allowed); the two together are refused.
+func paymentMethodsParam(p params) (intentMethods, error) {
+	types, err := p.strList("payment_method_types")
+	if err != nil {
+		return intentMethods{}, err
+	}
+	for _, t := range types {
+		if t != "card" {
+			return intentMethods{}, invalidParam("payment_method_types", fmt.Sprintf("The Stripe emulator supports only the card payment method type (got %q).", t))
+		}
+	}
+	apmParams, err := p.obj("automatic_payment_methods")
+	if err != nil {
+		return intentMethods{}, err
+	}
+	enabled, allow := true, ""
+	if apmParams != nil {
+		var ok bool
+		if enabled, ok, err = apmParams.boolean("enabled"); err != nil {
+			return intentMethods{}, err
+		} else if !ok {
+			return intentMethods{}, missingParam("automatic_payment_methods[enabled]")
+		}
+		if allow, _, err = apmParams.str("allow_redirects"); err != nil {
+			return intentMethods{}, err
+		}
+		if allow != "" && allow != "always" && allow != "never" {
+			return intentMethods{}, invalidParam("automatic_payment_methods[allow_redirects]", "Invalid automatic_payment_methods[allow_redirects]: must be one of always or never")
+		}
+	}
+	switch {
+	case len(types) > 0 && apmParams != nil && enabled:
+		return intentMethods{}, invalidRequest("You may only specify one of these parameters: automatic_payment_methods, payment_method_types.")
+	case len(types) > 0:
+		return intentMethods{types: types}, nil
+	case !enabled:
+		return intentMethods{}, invalidParam("payment_method_types", "Either `payment_method_types` or `automatic_payment_methods[enabled]=true` must be given when `automatic_payment_methods[enabled]` is false.")
+	}
+	if allow == "" {
+		allow = "always"
+	}
+	return intentMethods{
+		types: slices.Clone(dashboardPaymentMethodTypes),
+		apm:   &stripe.PaymentIntentAutomaticPaymentMethods{Enabled: true, AllowRedirects: stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirects(allow)},
+	}, nil
+}
+
 const authFailureMessage = "We are unable to authenticate your payment method. Please choose a different payment method and try again."
 
 func (e *Emulator) createPaymentIntent(c *call) (any, error) {
@@ -184,6 +254,20 @@ func (e *Emulator) createPaymentIntent(c *call) (any, error) {
 	if confirm && pmID == "" {
 		return nil, invalidParam("payment_method", "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.")
 	}
+	methods, err := paymentMethodsParam(c.p)
+	if err != nil {
+		return nil, err
+	}
+	returnURL, _, err := c.p.str("return_url")
+	if err != nil {
+		return nil, err
+	}
+	if returnURL != "" && !confirm {
+		return nil, invalidParam("return_url", "You can only pass `return_url` when `confirm` is set to true.")
+	}
+	if confirm && methods.apm != nil && methods.apm.AllowRedirects != stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirectsNever && returnURL == "" {
+		return nil, invalidRequest(returnURLRequired)
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -200,6 +284,8 @@ func (e *Emulator) createPaymentIntent(c *call) (any, error) {
 		}
 	}
 	pi := e.newPaymentIntentLocked(amount, currency, customer, md)
+	pi.PaymentMethodTypes = methods.types
+	pi.AutomaticPaymentMethods = methods.apm
 	pi.Description = description
 	pi.ReceiptEmail = receiptEmail
 	pi.SetupFutureUsage = stripe.PaymentIntentSetupFutureUsage(sfu)
@@ -454,6 +540,11 @@ func (e *Emulator) cancelPaymentIntent(c *call) (any, error) {
 	reason, _, err := c.p.str("cancellation_reason")
 	if err != nil {
 		return nil, err
+	}
+	switch reason {
+	case "", "duplicate", "fraudulent", "requested_by_customer", "abandoned":
+	default:
+		return nil, invalidParam("cancellation_reason", "Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer or abandoned")
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -51,12 +51,14 @@ func classify(err error) (int, errorPage) {
 	var invalid *billing.InvalidError
 	var gateway *billing.GatewayError
 	switch {
+	case errors.As(err, &gateway):
+		// Before ErrNotFound: Stripe's resource_missing is Stripe's error,
+		// not a page of ours that is missing.
+		return http.StatusBadGateway, errorPage{Title: "Payment provider unavailable", Message: "We could not complete this with our payment provider. Nothing was saved or charged; please try again in a moment."}
 	case errors.Is(err, billing.ErrNotFound):
 		return http.StatusNotFound, errorPage{Title: "Not found", Message: "We could not find that page. If you followed a link from a payment, it may be mistyped or out of date."}
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest, errorPage{Title: "That did not work", Message: invalid.Message}
-	case errors.As(err, &gateway):
-		return http.StatusBadGateway, errorPage{Title: "Payment provider unavailable", Message: "We could not complete this with our payment provider. Nothing was saved or charged; please try again in a moment."}
 	default:
 		return http.StatusInternalServerError, errorPage{Title: "Something went wrong", Message: "An unexpected error stopped this request. Nothing was charged; please try again."}
 	}

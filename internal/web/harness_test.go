@@ -134,7 +134,7 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		t.Fatal(err)
 	}
 	noRetries := int64(0)
-	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries, Observer: m, Timeout: stripe.timeout})
+	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries, Observer: m, Timeout: stripe.timeout, Logger: log})
 	var handler http.Handler
 	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.store.Close)

@@ -54,6 +54,12 @@ func (s *Server) payComplete(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.render(w, r, http.StatusOK, "pay", payPage{Title: "Already paid: duplicate payment refunded", Message: message, Attempt: result.Attempt})
 	}
+	if !result.Attempt.Paid() {
+		// The session completed but its payment failed afterwards.
+		return s.render(w, r, http.StatusOK, "pay", payPage{Title: "Your payment did not go through",
+			Message: "Your bank did not complete this payment of " + result.Attempt.Money.String() + ", so nothing was charged. You can try again, with the same card or another one, from the link in our email.",
+			Attempt: result.Attempt})
+	}
 	return s.render(w, r, http.StatusOK, "pay", payPage{Title: "Payment received",
 		Message: "Thank you: your payment of " + result.Attempt.Money.String() + " was received. The card you used is saved for next time.",
 		Attempt: result.Attempt})
