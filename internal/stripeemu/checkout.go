@@ -443,6 +443,9 @@ func (e *Emulator) CompleteCheckout(ctx context.Context, sessionID string, card 
 		}
 	}
 	_, err := e.attemptCheckout(sessionID, cd, auth)
+	if cerr := e.commit(ctx, true); cerr != nil && err == nil {
+		err = fmt.Errorf("complete checkout %s: %w", sessionID, cerr)
+	}
 	return err
 }
 

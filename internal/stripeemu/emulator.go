@@ -33,10 +33,12 @@
 package stripeemu
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -78,6 +80,10 @@ type Options struct {
 	MerchantName string
 	// Now is the clock (default time.Now); tests move it to expire sessions.
 	Now func() time.Time
+	// State, when set, keeps the state across restarts: call Restore before
+	// serving; every request that may change the state saves it before
+	// answering. Nil keeps everything in memory only.
+	State StateStore
 }
 
 // Emulator is one emulated Stripe account. All state lives in it; it is safe for
@@ -106,6 +112,12 @@ type Emulator struct {
 	events         map[string]*stripe.Event
 	eventIDs       []string
 	pendingAuths   map[string]*pendingAuth
+	// dirty: changed outside a request that commits anyway (a session
+	// expired when read, a delivery acknowledged).
+	dirty bool
+	// owed: events whose delivery starts at the next commit, once the state
+	// that names them is durable.
+	owed []string
 
 	idemMu    sync.Mutex
 	idem      map[string]*idemEntry
@@ -267,7 +279,47 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("GET /c/pay/{id}", e.hostedPage)
 	mux.HandleFunc("POST /c/pay/{id}", e.hostedSubmit)
 	mux.HandleFunc("GET /{$}", e.indexPage)
-	return mux
+	return e.durable(mux)
+}
+
+// durable holds each answer back until the state it reflects is saved
+// (Options.State) and then starts the webhook deliveries the request caused.
+// Any method but GET may change the state; a GET does only when it expires a
+// session, which marks the state dirty. A failed save is a 500: the caller
+// must not rely on what was not kept.
+func (e *Emulator) durable(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &heldResponse{header: http.Header{}, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		if err := e.commit(r.Context(), r.Method != http.MethodGet); err != nil {
+			writeJSON(w, http.StatusInternalServerError, internalError().body())
+			return
+		}
+		maps.Copy(w.Header(), rec.header)
+		w.WriteHeader(rec.status)
+		_, _ = rec.body.WriteTo(w)
+	})
+}
+
+// heldResponse is an answer written into memory, sent once the state is saved.
+type heldResponse struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) {
+	if !h.wrote {
+		h.status, h.wrote = status, true
+	}
+}
+
+func (h *heldResponse) Write(b []byte) (int, error) {
+	h.wrote = true
+	return h.body.Write(b)
 }
 
 func (e *Emulator) now() time.Time { return e.opts.Now() }

@@ -41,12 +41,11 @@ func (e *Emulator) emitLocked(ri *reqInfo, typ, kind, id string, prev map[string
 	}
 	e.events[ev.ID] = ev
 	e.eventIDs = append(e.eventIDs, ev.ID)
+	e.dirty = true
 	e.log.Debug("stripeemu: event", "id", ev.ID, "type", typ, "object", id)
 	if deliver {
-		// Add under e.mu, which Close also takes before Wait, so no Add can
-		// race with Wait.
-		e.wg.Add(1)
-		go e.deliver(ev.ID)
+		// Delivered from the next commit on, once the event is durable.
+		e.owed = append(e.owed, ev.ID)
 	}
 }
 

@@ -92,6 +92,9 @@ func (e *Emulator) deliver(eventID string) {
 			if ev := e.events[eventID]; ev != nil {
 				ev.PendingWebhooks = 0
 			}
+			// Best effort: if this save fails, a restart delivers the event
+			// again, which an endpoint must accept anyway.
+			_ = e.commitLocked(e.ctx, true)
 			e.mu.Unlock()
 			e.log.Debug("stripeemu: delivered", "event", eventID, "type", typ, "attempt", attempt)
 			return
