@@ -5,6 +5,7 @@
 //
 //	storefront [serve]   run the web server (the default)
 //	storefront migrate   apply database migrations and exit
+//	storefront reset-local  start local mode afresh (asks first)
 //	storefront sync      apply Stripe events that were missed
 //	storefront events replay EVENT_ID
 //	storefront charge --customer EMAIL_OR_ID --amount 10.99
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runStaff(ctx, args, getenv, stdin, stdout)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
+	case "reset-local":
+		return runResetLocal(ctx, getenv, stdin, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -80,6 +83,7 @@ commands:
   serve     run the web server (default); with no STRIPE_SECRET_KEY it runs
             on a built-in Stripe emulator (local mode)
   migrate   apply database migrations and exit
+  reset-local  start local mode afresh: drop its database (asks first)
   sync      apply Stripe events the ledger lacks (--since 720h at most)
   events    replay EVENT_ID: apply one event again
   charge    --customer EMAIL_OR_ID --amount 10.99 [--currency usd] [--payment-method pm_...]

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -43,10 +43,34 @@ type stripeSetup struct {
 	emulator      *stripeemu.Emulator // in-process, local mode only
 }
 
+// Names of the shared secrets local mode keeps in the database, so a restart
+// keeps the admin's saved login, the webhook secret of events still owed and
+// the emulator's key.
+const (
+	localAdminPasswordSecret = "local_mode.admin_password"
+	localWebhookSecretSecret = "local_mode.webhook_secret"
+	localEmulatorKeySecret   = "local_mode.emulator_key"
+)
+
+// localSecret is the named shared secret as text.
+func localSecret(ctx context.Context, db *postgres.DB, name string) (string, error) {
+	b, err := db.Secret(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b), nil
+}
+
+// emulatorDeliveryDelayVar delays the in-process emulator's webhook
+// deliveries. Tests only: it places a kill -9 between the hosted page's
+// submit and the webhook's delivery.
+const emulatorDeliveryDelayVar = "STOREFRONT_TEST_EMULATOR_DELIVERY_DELAY"
+
 // resolveStripe fills in local mode: the in-process emulator (unless
-// STRIPE_API_BASE points at one running elsewhere), a generated webhook
-// secret and a generated admin password.
-func resolveStripe(cfg config.Config, listenURL string, log *slog.Logger) stripeSetup {
+// STRIPE_API_BASE points at one running elsewhere) restored from the
+// database, and a webhook secret and admin password kept there, generated on
+// first start.
+func resolveStripe(ctx context.Context, cfg config.Config, db *postgres.DB, getenv func(string) string, listenURL string, log *slog.Logger) (stripeSetup, error) {
 	s := stripeSetup{
 		secretKey:     cfg.StripeSecretKey,
 		apiBase:       cfg.StripeAPIBase,
@@ -54,30 +78,58 @@ func resolveStripe(cfg config.Config, listenURL string, log *slog.Logger) stripe
 		adminPassword: cfg.AdminPassword,
 	}
 	if !cfg.LocalMode() {
-		return s
+		return s, nil
 	}
 	if s.webhookSecret == "" {
-		s.webhookSecret = "whsec_" + rand.Text()
+		secret, err := localSecret(ctx, db, localWebhookSecretSecret)
+		if err != nil {
+			return s, err
+		}
+		s.webhookSecret = "whsec_" + secret
 	}
 	if s.adminPassword == "" {
-		s.adminPassword = rand.Text()[:16]
+		secret, err := localSecret(ctx, db, localAdminPasswordSecret)
+		if err != nil {
+			return s, err
+		}
+		s.adminPassword = secret[:16]
 	}
 	if s.apiBase != "" {
 		s.secretKey = localSecretKey
-		return s
+		return s, nil
 	}
 	// The emulator mounted on the store's own port answers only this key, so
 	// its API is no way around the admin's password.
-	s.secretKey = "sk_test_" + rand.Text()
+	key, err := localSecret(ctx, db, localEmulatorKeySecret)
+	if err != nil {
+		return s, err
+	}
+	s.secretKey = "sk_test_" + key
+	var delay time.Duration
+	if v := getenv(emulatorDeliveryDelayVar); v != "" {
+		if delay, err = time.ParseDuration(v); err != nil {
+			return s, fmt.Errorf("%s: %w", emulatorDeliveryDelayVar, err)
+		}
+	}
+	state, err := stripeemu.NewPostgresState(ctx, db.Pool())
+	if err != nil {
+		return s, err
+	}
 	s.emulator = stripeemu.New(stripeemu.Options{
 		SecretKey:     s.secretKey,
 		PublicURL:     cfg.BaseURL + emulatorPrefix,
 		WebhookURL:    listenURL + "/webhook",
 		WebhookSecret: s.webhookSecret,
 		Logger:        log.With("component", "emulator"),
+		State:         state,
+		DeliveryDelay: delay,
 	})
+	if err := s.emulator.Restore(ctx); err != nil {
+		s.emulator.Close()
+		return s, err
+	}
 	s.apiBase = listenURL + emulatorPrefix
-	return s
+	return s, nil
 }
 
 // serve runs the web server until ctx is cancelled, then drains it.
@@ -92,7 +144,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
-	stripeCfg := resolveStripe(cfg, selfURL(listener.Addr().(*net.TCPAddr)), log)
+	stripeCfg, err := resolveStripe(ctx, cfg, db, getenv, selfURL(listener.Addr().(*net.TCPAddr)), log)
+	if err != nil {
+		listener.Close()
+		return err
+	}
 	if stripeCfg.emulator != nil {
 		defer stripeCfg.emulator.Close()
 	}
@@ -290,7 +346,7 @@ func printBanner(w io.Writer, cfg config.Config, s stripeSetup) {
 		fmt.Fprintf(w, "  local mode: Stripe emulator at %s\n", s.apiBase)
 	}
 	if cfg.AdminPassword == "" {
-		fmt.Fprintf(w, "  admin:      %s/admin  user admin, password %s (generated; set ADMIN_PASSWORD to choose one)\n", cfg.BaseURL, s.adminPassword)
+		fmt.Fprintf(w, "  admin:      %s/admin  user admin, password %s (generated once, kept in the database; set ADMIN_PASSWORD to choose one)\n", cfg.BaseURL, s.adminPassword)
 	} else {
 		fmt.Fprintf(w, "  admin:      %s/admin  user admin, password from ADMIN_PASSWORD\n", cfg.BaseURL)
 	}

@@ -1,4 +1,4 @@
-// Package stripeemu is a local, in-memory emulator of the part of Stripe's API
+// Package stripeemu is a local emulator of the part of Stripe's API
 // that a "save a card with Checkout in setup mode, charge it later off-session"
 // store uses: customers, checkout sessions (setup and payment mode) with their
 // hosted page, setup intents, payment methods, payment intents, refunds and events, with
@@ -22,6 +22,8 @@
 //     emit checkout.session.expired then.
 //   - Each event is delivered by its own goroutine, so deliveries are not
 //     ordered, as on Stripe.
+//   - State lives in memory, and with Options.State it is also saved before
+//     each answer (see StateStore) and loaded by Restore.
 //
 // Typical test use:
 //
@@ -66,6 +68,9 @@ type Options struct {
 	RetryBase time.Duration
 	// RetryMax caps the delay between delivery attempts.
 	RetryMax time.Duration
+	// DeliveryDelay holds each event's first delivery attempt back this long
+	// (default none), so tests can act between an event and its delivery.
+	DeliveryDelay time.Duration
 	// MaxAttempts is how many times one event is tried (default 8).
 	MaxAttempts int
 	// DeliveryTimeout bounds one delivery attempt (default 10s).

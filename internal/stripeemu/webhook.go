@@ -52,6 +52,15 @@ func Sign(body []byte, secret string, t time.Time) string {
 // for one event never delays another; e.sem bounds concurrent requests.
 func (e *Emulator) deliver(eventID string) {
 	defer e.wg.Done()
+	if e.opts.DeliveryDelay > 0 {
+		timer := time.NewTimer(e.opts.DeliveryDelay)
+		select {
+		case <-timer.C:
+		case <-e.ctx.Done():
+			timer.Stop()
+			return
+		}
+	}
 	for attempt := 1; attempt <= e.opts.MaxAttempts; attempt++ {
 		e.mu.Lock()
 		url := e.webhookURL
