@@ -350,5 +350,5 @@ func printBanner(w io.Writer, cfg config.Config, s stripeSetup) {
 	} else {
 		fmt.Fprintf(w, "  admin:      %s/admin  user admin, password from ADMIN_PASSWORD\n", cfg.BaseURL)
 	}
-	fmt.Fprintln(w, "  test card:  4242 4242 4242 4242, any future expiry, any CVC")
+	fmt.Fprintln(w, "  test card:  4242 4242 4242 4242, any future expiry, any 3-digit CVC (4 digits for Amex)")
 }
