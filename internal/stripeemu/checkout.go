@@ -31,11 +31,14 @@ func (e *Emulator) createSession(c *call) (any, error) {
 	customer, customerEmail := p.str("customer"), p.str("customer_email")
 	p.check(customer != "" && customerEmail != "", invalidRequest("You may only specify one of these parameters: customer, customer_email."))
 	p.check(customerEmail != "" && !plausibleEmail(customerEmail), invalidParam("customer_email", "Invalid email address: "+customerEmail))
-	pmTypes := cardTypes(p)
-	md := p.metadata("metadata")
-	if md == nil {
-		md = map[string]string{}
+	asked := cardTypes(p)
+	pmTypes := asked
+	if len(asked) == 0 {
+		// Dynamic payment methods: the session echoes those the Dashboard
+		// has on; the hosted page offers cards either way.
+		pmTypes = slices.Clone(dashboardPaymentMethodTypes)
 	}
+	md := orEmpty(p.metadata("metadata"))
 	clientRef := p.str("client_reference_id")
 	p.check(len(clientRef) > 200, invalidParam("client_reference_id", "client_reference_id must be at most 200 characters."))
 	now := e.now()
@@ -57,7 +60,7 @@ func (e *Emulator) createSession(c *call) (any, error) {
 		Locale:                   p.str("locale"),
 		ExpiresAt:                expiresAt,
 		Created:                  now.Unix(),
-		PaymentMethodTypes:       sessionMethodTypes(pmTypes),
+		PaymentMethodTypes:       pmTypes,
 		UIMode:                   stripe.CheckoutSessionUIModeHosted,
 		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollectionAuto,
 		CustomerCreation:         stripe.CheckoutSessionCustomerCreationIfRequired,
@@ -68,7 +71,7 @@ func (e *Emulator) createSession(c *call) (any, error) {
 	}}
 	switch mode {
 	case "setup":
-		sessionSetupParams(p, sess, pmTypes)
+		sessionSetupParams(p, sess, asked)
 	case "payment":
 		sessionPaymentParams(p, sess)
 	}
@@ -92,22 +95,12 @@ func (e *Emulator) createSession(c *call) (any, error) {
 	return e.renderLocked(kindSession, id, exp)
 }
 
-// sessionMethodTypes is what a session echoes as payment_method_types: the
-// types asked for, else (dynamic payment methods) those the Dashboard has on.
-// The hosted page offers cards either way: the only type the emulator knows.
-func sessionMethodTypes(asked []string) []string {
-	if len(asked) > 0 {
-		return asked
-	}
-	return slices.Clone(dashboardPaymentMethodTypes)
-}
-
 // sessionSetupParams reads the setup-mode part of a session create request.
-func sessionSetupParams(p *reader, sess *session, pmTypes []string) {
+func sessionSetupParams(p *reader, sess *session, asked []string) {
 	currency := parseCurrency(p, "currency")
 	// Stripe's rule: with dynamic payment methods (no payment_method_types),
 	// setup mode needs a currency to know which methods to offer.
-	if currency == "" && len(pmTypes) == 0 {
+	if currency == "" && len(asked) == 0 {
 		ae := missingParam("currency")
 		ae.message = "Missing required param: currency. `currency` is required in setup mode when `payment_method_types` is not set (dynamic payment methods)."
 		p.fail(ae)
@@ -226,9 +219,7 @@ func (e *Emulator) expireSession(c *call) (any, error) {
 		return nil, notFound(kindSession, id)
 	}
 	if s.s.Status != stripe.CheckoutSessionStatusOpen {
-		ae := invalidRequest(fmt.Sprintf("Only Checkout Sessions with a status of `open` can be expired. This session has a status of `%s`.", s.s.Status))
-		ae.code = "checkout_session_not_open"
-		return nil, ae
+		return nil, invalidRequest(fmt.Sprintf("Only Checkout Sessions with a status of `open` can be expired. This session has a status of `%s`.", s.s.Status)).withCode("checkout_session_not_open")
 	}
 	e.expireLocked(c.reqInfo(), s)
 	return e.renderLocked(kindSession, id, exp)
@@ -321,11 +312,7 @@ func (e *Emulator) setupAttemptLocked(s *session, pm *paymentMethod, auth authSt
 	if ce != nil {
 		si.Status = stripe.SetupIntentStatusRequiresPaymentMethod
 		si.PaymentMethod = nil
-		si.LastSetupError = &stripe.Error{
-			Type: stripe.ErrorTypeCard, Code: stripe.ErrorCode(ce.Code), DeclineCode: stripe.DeclineCode(ce.DeclineCode), Msg: ce.Message,
-			DocURL:        "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(ce.Code, "_", "-"),
-			PaymentMethod: &stripe.PaymentMethod{ID: pm.pm.ID},
-		}
+		si.LastSetupError = ce.stripeError(pm.pm.ID)
 		e.emitLocked(nil, "setup_intent.setup_failed", kindSetupIntent, si.ID, nil)
 		return ce
 	}
@@ -350,10 +337,6 @@ func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
 		}
 	}
 	id := newID("seti_")
-	md := s.siMetadata
-	if md == nil {
-		md = map[string]string{}
-	}
 	si := &stripe.SetupIntent{
 		ID:                 id,
 		Object:             "setup_intent",
@@ -362,7 +345,7 @@ func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
 		Customer:           s.s.Customer,
 		Description:        s.piDescription,
 		Livemode:           false,
-		Metadata:           md,
+		Metadata:           orEmpty(s.siMetadata),
 		PaymentMethodTypes: slices.Clone(s.s.PaymentMethodTypes),
 		FlowDirections:     nil,
 		Status:             stripe.SetupIntentStatusRequiresPaymentMethod,

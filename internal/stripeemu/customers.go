@@ -14,14 +14,11 @@ func (e *Emulator) createCustomer(c *call) (any, error) {
 		Email:            c.p.str("email"),
 		Name:             c.p.str("name"),
 		InvoiceSettings:  &stripe.CustomerInvoiceSettings{},
-		Metadata:         c.p.metadata("metadata"),
+		Metadata:         orEmpty(c.p.metadata("metadata")),
 		PreferredLocales: []string{},
 	}
 	if err := c.p.err(); err != nil {
 		return nil, err
-	}
-	if cus.Metadata == nil {
-		cus.Metadata = map[string]string{}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -66,14 +66,10 @@ func parseCurrency(p *reader, key string) string {
 
 func checkAmount(amount int64, currency, param string) error {
 	if amount < minimumAmount(currency) {
-		ae := invalidParam(param, fmt.Sprintf("Amount must be at least %s", formatAmount(minimumAmount(currency), currency)))
-		ae.code = "amount_too_small"
-		return ae
+		return invalidParam(param, fmt.Sprintf("Amount must be at least %s", formatAmount(minimumAmount(currency), currency))).withCode("amount_too_small")
 	}
 	if amount > 99999999 {
-		ae := invalidParam(param, "Amount must be no more than 99,999,999 in the currency's smallest unit.")
-		ae.code = "amount_too_large"
-		return ae
+		return invalidParam(param, "Amount must be no more than 99,999,999 in the currency's smallest unit.").withCode("amount_too_large")
 	}
 	return nil
 }
@@ -214,9 +210,6 @@ func checkPMOwner(pm *paymentMethod, customer string) error {
 
 func (e *Emulator) newPaymentIntentLocked(amount int64, currency, customer string, md map[string]string) *stripe.PaymentIntent {
 	id := newID("pi_")
-	if md == nil {
-		md = map[string]string{}
-	}
 	pi := &stripe.PaymentIntent{
 		ID:                 id,
 		Object:             "payment_intent",
@@ -227,7 +220,7 @@ func (e *Emulator) newPaymentIntentLocked(amount int64, currency, customer strin
 		ClientSecret:       id + "_secret_" + randomString(24),
 		Created:            e.now().Unix(),
 		Livemode:           false,
-		Metadata:           md,
+		Metadata:           orEmpty(md),
 		PaymentMethodTypes: []string{"card"},
 		Status:             stripe.PaymentIntentStatusRequiresPaymentMethod,
 	}
@@ -288,14 +281,7 @@ func (e *Emulator) confirmLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paym
 // failPaymentLocked records a failed payment attempt on pi as Stripe does:
 // requires_payment_method, last_payment_error, and (for declines) a failed charge.
 func (e *Emulator) failPaymentLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paymentMethod, ce *CardError, withCharge bool) {
-	lpe := &stripe.Error{
-		Type:          stripe.ErrorTypeCard,
-		Code:          stripe.ErrorCode(ce.Code),
-		DeclineCode:   stripe.DeclineCode(ce.DeclineCode),
-		Msg:           ce.Message,
-		DocURL:        "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(ce.Code, "_", "-"),
-		PaymentMethod: &stripe.PaymentMethod{ID: pm.pm.ID},
-	}
+	lpe := ce.stripeError(pm.pm.ID)
 	var ch *stripe.Charge
 	if withCharge {
 		ch = e.newChargeLocked(pi, pm, ce.DeclineCode)
@@ -387,9 +373,7 @@ func (e *Emulator) cancelPaymentIntent(c *call) (any, error) {
 		return nil, notFound(kindPaymentIntent, id)
 	}
 	if pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled {
-		ae := invalidRequest(fmt.Sprintf("You cannot cancel this PaymentIntent because it has a status of %s.", pi.Status))
-		ae.code = "payment_intent_unexpected_state"
-		return nil, ae
+		return nil, invalidRequest(fmt.Sprintf("You cannot cancel this PaymentIntent because it has a status of %s.", pi.Status)).withCode("payment_intent_unexpected_state")
 	}
 	e.cancelPaymentIntentLocked(c.reqInfo(), pi, reason)
 	return e.renderLocked(kindPaymentIntent, id, exp)

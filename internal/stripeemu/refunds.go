@@ -31,15 +31,11 @@ func (e *Emulator) createRefund(c *call) (any, error) {
 		ch = e.charges[pi.LatestCharge.ID]
 	}
 	if ch == nil || ch.Status != stripe.ChargeStatusSucceeded {
-		ae := invalidParam("payment_intent", fmt.Sprintf("This PaymentIntent (%s) does not have a successful charge to refund.", piID))
-		ae.code = "charge_not_refundable"
-		return nil, ae
+		return nil, invalidParam("payment_intent", fmt.Sprintf("This PaymentIntent (%s) does not have a successful charge to refund.", piID)).withCode("charge_not_refundable")
 	}
 	remaining := ch.Amount - ch.AmountRefunded
 	if remaining <= 0 {
-		ae := invalidRequest(fmt.Sprintf("Charge %s has already been refunded.", ch.ID))
-		ae.code = "charge_already_refunded"
-		return nil, ae
+		return nil, invalidRequest(fmt.Sprintf("Charge %s has already been refunded.", ch.ID)).withCode("charge_already_refunded")
 	}
 	if !hasAmount {
 		amount = remaining
@@ -48,12 +44,7 @@ func (e *Emulator) createRefund(c *call) (any, error) {
 		return nil, invalidParam("amount", "Invalid positive integer")
 	}
 	if amount > remaining {
-		ae := invalidParam("amount", fmt.Sprintf("Refund amount (%d) is greater than unrefunded amount on charge (%d)", amount, remaining))
-		ae.code = "amount_too_large"
-		return nil, ae
-	}
-	if md == nil {
-		md = map[string]string{}
+		return nil, invalidParam("amount", fmt.Sprintf("Refund amount (%d) is greater than unrefunded amount on charge (%d)", amount, remaining)).withCode("amount_too_large")
 	}
 	r := &stripe.Refund{
 		ID:            newID("re_"),
@@ -62,7 +53,7 @@ func (e *Emulator) createRefund(c *call) (any, error) {
 		Charge:        &stripe.Charge{ID: ch.ID},
 		Created:       e.now().Unix(),
 		Currency:      ch.Currency,
-		Metadata:      md,
+		Metadata:      orEmpty(md),
 		PaymentIntent: ch.PaymentIntent,
 		Reason:        stripe.RefundReason(reason),
 		Status:        stripe.RefundStatusSucceeded,

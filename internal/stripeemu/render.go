@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -169,7 +169,7 @@ func (e *Emulator) renderLocked(kind, id string, exp expandTree) (map[string]any
 	case kindEvent:
 		obj = e.events[id]
 	}
-	if obj == nil || isNilPtr(obj) {
+	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return nil, fmt.Errorf("render %s %s: %w", kind, id, ErrNotFound)
 	}
 	m, err := toMap(obj)
@@ -211,22 +211,6 @@ func (e *Emulator) embedErrorPaymentMethodLocked(m map[string]any, key string) {
 			lerr["payment_method"] = pm
 		}
 	}
-}
-
-func isNilPtr(v any) bool {
-	switch t := v.(type) {
-	case *stripe.SetupIntent:
-		return t == nil
-	case *stripe.PaymentIntent:
-		return t == nil
-	case *stripe.Charge:
-		return t == nil
-	case *stripe.Refund:
-		return t == nil
-	case *stripe.Event:
-		return t == nil
-	}
-	return false
 }
 
 // collapseRef replaces the reference at f.path by its id, or by the rendered
@@ -350,13 +334,10 @@ func (r createdRange) match(t int64) bool { return t >= r.lo && t <= r.hi }
 
 // notFound maps a missing object to Stripe's 404.
 func notFound(kind, id string) *apiError {
-	names := map[string]string{
-		kindCustomer: "customer", kindSession: "checkout.session", kindSetupIntent: "setup_intent",
-		kindPaymentMethod: "PaymentMethod", kindPaymentIntent: "payment_intent", kindCharge: "charge", kindRefund: "refund", kindEvent: "event",
+	if kind == kindPaymentMethod {
+		kind = "PaymentMethod" // Stripe's spelling in this one message
 	}
-	ae := noSuch(names[kind], id, "id")
-	ae.status = http.StatusNotFound
-	return ae
+	return noSuch(kind, id, "id")
 }
 
 // retrieve is the GET /v1/{objects}/{id} handler of a kind: the object,
