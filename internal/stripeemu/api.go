@@ -127,14 +127,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // authorize accepts the emulator's key when it has one, else any test or
 // live secret key, as the emulator has one account.
 func (e *Emulator) authorize(r *http.Request) (string, *apiError) {
-	h := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
-		// Stripe also accepts the key as a basic-auth user name.
-		if u, _, basic := r.BasicAuth(); basic {
-			key, ok = u, true
-		}
-	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	key = strings.TrimSpace(key)
 	if !ok || key == "" {
 		return "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
