@@ -18,25 +18,15 @@ func zeroDecimal(currency string) bool {
 	return false
 }
 
+// minimums are Stripe's minimum charges where they differ from 50 (1 for
+// zero-decimal currencies), in the currency's smallest unit.
+var minimums = map[string]int64{"gbp": 30, "jpy": 50, "huf": 17500, "mxn": 1000, "hkd": 1000, "czk": 1500,
+	"dkk": 300, "nok": 300, "sek": 300, "aed": 200, "pln": 200, "ron": 200, "myr": 200, "bgn": 100}
+
 // minimumAmount is Stripe's minimum charge, in the currency's smallest unit.
 func minimumAmount(currency string) int64 {
-	switch currency {
-	case "gbp":
-		return 30
-	case "jpy":
-		return 50
-	case "huf":
-		return 17500
-	case "mxn", "hkd":
-		return 1000
-	case "czk":
-		return 1500
-	case "dkk", "nok", "sek":
-		return 300
-	case "aed", "pln", "ron", "myr":
-		return 200
-	case "bgn":
-		return 100
+	if m, ok := minimums[currency]; ok {
+		return m
 	}
 	if zeroDecimal(currency) {
 		return 1

@@ -33,24 +33,14 @@ type refField struct {
 }
 
 // refFields lists the expandable references of each kind this emulator knows.
-func refFields(kind string) []refField {
-	switch kind {
-	case kindCustomer:
-		return []refField{{"invoice_settings.default_payment_method", kindPaymentMethod}}
-	case kindSession:
-		return []refField{{"customer", kindCustomer}, {"setup_intent", kindSetupIntent}, {"payment_intent", kindPaymentIntent}}
-	case kindSetupIntent:
-		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}}
-	case kindPaymentMethod:
-		return []refField{{"customer", kindCustomer}}
-	case kindPaymentIntent:
-		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}, {"latest_charge", kindCharge}}
-	case kindCharge:
-		return []refField{{"customer", kindCustomer}, {"payment_intent", kindPaymentIntent}}
-	case kindRefund:
-		return []refField{{"charge", kindCharge}, {"payment_intent", kindPaymentIntent}}
-	}
-	return nil
+var refFields = map[string][]refField{
+	kindCustomer:      {{"invoice_settings.default_payment_method", kindPaymentMethod}},
+	kindSession:       {{"customer", kindCustomer}, {"setup_intent", kindSetupIntent}, {"payment_intent", kindPaymentIntent}},
+	kindSetupIntent:   {{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}},
+	kindPaymentMethod: {{"customer", kindCustomer}},
+	kindPaymentIntent: {{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}, {"latest_charge", kindCharge}},
+	kindCharge:        {{"customer", kindCustomer}, {"payment_intent", kindPaymentIntent}},
+	kindRefund:        {{"charge", kindCharge}, {"payment_intent", kindPaymentIntent}},
 }
 
 // expandTree maps a ref field path to what to expand inside it.
@@ -81,7 +71,7 @@ func parseExpand(p *reader, kind string, list bool) expandTree {
 }
 
 func addExpand(tree expandTree, kind, rest, full string) error {
-	for _, f := range refFields(kind) {
+	for _, f := range refFields[kind] {
 		if rest != f.path && !strings.HasPrefix(rest, f.path+".") {
 			continue
 		}
@@ -176,7 +166,7 @@ func (e *Emulator) renderLocked(kind, id string, exp expandTree) (map[string]any
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range refFields(kind) {
+	for _, f := range refFields[kind] {
 		if err := e.collapseRef(m, f, exp); err != nil {
 			return nil, err
 		}
