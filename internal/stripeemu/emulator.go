@@ -7,10 +7,11 @@
 // stripe-go parses them exactly as it parses Stripe's.
 //
 // Routes: the API under /v1/ (Bearer sk_test_... or sk_live_..., form-encoded
-// params with bracketed keys, expand[], Idempotency-Key, Stripe-shaped errors)
-// and the hosted Checkout page at GET/POST /c/pay/{session id}; session.url is
-// PublicURL + "/c/pay/" + id. The page posts to its own URL, so the handler
-// also works mounted under a prefix with http.StripPrefix.
+// params with bracketed keys, expand[], Idempotency-Key, Stripe-shaped errors,
+// parameter_unknown for a parameter an endpoint does not take; only the calls
+// the store and its tests make) and the hosted Checkout page at GET/POST
+// /c/pay/{session id}; session.url is PublicURL + "/c/pay/" + id. The page
+// posts to its own URL, so the handler also works mounted under a prefix.
 //
 // Behaviour worth knowing:
 //   - Test cards follow DESIGN.md's table; any other Luhn-valid number
