@@ -18,7 +18,7 @@ type route func(c *call) (any, error)
 // call is one API request as the endpoints see it.
 type call struct {
 	r       *http.Request
-	p       params
+	p       *reader
 	apiKey  string
 	reqID   string
 	idemKey string
@@ -61,7 +61,7 @@ func (e *Emulator) api(h route) http.Handler {
 			writeJSON(w, ae.status, ae.body())
 			return
 		}
-		c := &call{r: r, p: p, apiKey: apiKey, reqID: reqID, idemKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
+		c := &call{r: r, p: newReader(p), apiKey: apiKey, reqID: reqID, idemKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
 
 		if c.idemKey != "" && (r.Method == http.MethodPost || r.Method == http.MethodDelete) {
 			w.Header().Set("Idempotency-Key", c.idemKey)
@@ -127,14 +127,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // authorize accepts the emulator's key when it has one, else any test or
 // live secret key, as the emulator has one account.
 func (e *Emulator) authorize(r *http.Request) (string, *apiError) {
-	h := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
-		// Stripe also accepts the key as a basic-auth user name.
-		if u, _, basic := r.BasicAuth(); basic {
-			key, ok = u, true
-		}
-	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	key = strings.TrimSpace(key)
 	if !ok || key == "" {
 		return "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
@@ -179,7 +172,7 @@ const idemTTL = 24 * time.Hour
 // params is an idempotency_error. A concurrent repeat waits for the first.
 func (e *Emulator) idempotent(c *call, fn func() (int, []byte)) (int, []byte, bool) {
 	k := c.apiKey + "\x00" + c.idemKey
-	fp := c.p.canonical()
+	fp := c.p.p.canonical()
 	for {
 		e.idemMu.Lock()
 		now := e.now()

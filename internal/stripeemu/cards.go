@@ -35,20 +35,14 @@ type cardBehavior struct {
 	offSessionDecline string
 }
 
-func behaviorFor(number string) cardBehavior {
-	switch number {
-	case "4000000000000002":
-		return cardBehavior{declineCode: "generic_decline"}
-	case "4000000000009995":
-		return cardBehavior{declineCode: "insufficient_funds"}
-	case "4000002500003155":
-		return cardBehavior{needs3DS: true}
-	case "4000002760003184":
-		return cardBehavior{needs3DS: true, offSessionDecline: "authentication_required"}
-	case "4000000000000341":
-		return cardBehavior{offSessionDecline: "card_declined"}
-	}
-	return cardBehavior{}
+// testCards maps DESIGN.md's test cards to their behaviour; any other
+// number behaves like 4242 4242 4242 4242.
+var testCards = map[string]cardBehavior{
+	"4000000000000002": {declineCode: "generic_decline"},
+	"4000000000009995": {declineCode: "insufficient_funds"},
+	"4000002500003155": {needs3DS: true},
+	"4000002760003184": {needs3DS: true, offSessionDecline: "authentication_required"},
+	"4000000000000341": {offSessionDecline: "card_declined"},
 }
 
 // cardDetails is a validated card.
@@ -223,7 +217,7 @@ func validateCard(c Card, now time.Time) (cardDetails, *ValidationError) {
 		cvc:      cvc,
 		name:     name,
 		email:    email,
-		behavior: behaviorFor(number),
+		behavior: testCards[number],
 	}, nil
 }
 

@@ -18,102 +18,36 @@ const (
 )
 
 func (e *Emulator) createSession(c *call) (any, error) {
-	exp, err := expandFor(c, kindSession)
-	if err != nil {
-		return nil, err
-	}
 	p := c.p
-	mode, _, err := p.str("mode")
-	if err != nil {
-		return nil, err
+	exp := parseExpand(p, kindSession, false)
+	p.need("mode")
+	mode := p.oneOf("mode", "payment", "setup", "subscription")
+	p.check(mode == "subscription", invalidParam("mode", "The Stripe emulator does not support mode=subscription."))
+	p.oneOf("ui_mode", "hosted")
+	successURL, cancelURL := p.str("success_url"), p.str("cancel_url")
+	p.need("success_url")
+	p.check(successURL != "" && !validRedirectURL(successURL), invalidParam("success_url", "Not a valid URL"))
+	p.check(cancelURL != "" && !validRedirectURL(cancelURL), invalidParam("cancel_url", "Not a valid URL"))
+	customer, customerEmail := p.str("customer"), p.str("customer_email")
+	p.check(customer != "" && customerEmail != "", invalidRequest("You may only specify one of these parameters: customer, customer_email."))
+	p.check(customerEmail != "" && !plausibleEmail(customerEmail), invalidParam("customer_email", "Invalid email address: "+customerEmail))
+	asked := cardTypes(p)
+	pmTypes := asked
+	if len(asked) == 0 {
+		// Dynamic payment methods: the session echoes those the Dashboard
+		// has on; the hosted page offers cards either way.
+		pmTypes = slices.Clone(dashboardPaymentMethodTypes)
 	}
-	switch mode {
-	case "":
-		return nil, missingParam("mode")
-	case "setup", "payment":
-	case "subscription":
-		return nil, invalidParam("mode", "The Stripe emulator does not support mode=subscription.")
-	default:
-		return nil, invalidParam("mode", fmt.Sprintf("Invalid mode: must be one of payment, setup, or subscription (got %q)", mode))
-	}
-	if ui, _, err := p.str("ui_mode"); err != nil {
-		return nil, err
-	} else if ui != "" && ui != "hosted" {
-		return nil, invalidParam("ui_mode", "The Stripe emulator supports only ui_mode=hosted.")
-	}
-	successURL, _, err := p.str("success_url")
-	if err != nil {
-		return nil, err
-	}
-	if successURL == "" {
-		return nil, missingParam("success_url")
-	}
-	if !validRedirectURL(successURL) {
-		return nil, invalidParam("success_url", "Not a valid URL")
-	}
-	cancelURL, _, err := p.str("cancel_url")
-	if err != nil {
-		return nil, err
-	}
-	if cancelURL != "" && !validRedirectURL(cancelURL) {
-		return nil, invalidParam("cancel_url", "Not a valid URL")
-	}
-	customer, _, err := p.str("customer")
-	if err != nil {
-		return nil, err
-	}
-	customerEmail, _, err := p.str("customer_email")
-	if err != nil {
-		return nil, err
-	}
-	if customer != "" && customerEmail != "" {
-		return nil, invalidRequest("You may only specify one of these parameters: customer, customer_email.")
-	}
-	if customerEmail != "" && !plausibleEmail(customerEmail) {
-		return nil, invalidParam("customer_email", "Invalid email address: "+customerEmail)
-	}
-	pmTypes, err := p.strList("payment_method_types")
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range pmTypes {
-		if t != "card" {
-			return nil, invalidParam("payment_method_types", fmt.Sprintf("The Stripe emulator supports only the card payment method type (got %q).", t))
-		}
-	}
-	md, _, err := p.metadata("metadata")
-	if err != nil {
-		return nil, err
-	}
-	if md == nil {
-		md = map[string]string{}
-	}
-	clientRef, _, err := p.str("client_reference_id")
-	if err != nil {
-		return nil, err
-	}
-	if len(clientRef) > 200 {
-		return nil, invalidParam("client_reference_id", "client_reference_id must be at most 200 characters.")
-	}
-	locale, _, err := p.str("locale")
-	if err != nil {
-		return nil, err
-	}
-
+	md := orEmpty(p.metadata("metadata"))
+	clientRef := p.str("client_reference_id")
+	p.check(len(clientRef) > 200, invalidParam("client_reference_id", "client_reference_id must be at most 200 characters."))
 	now := e.now()
 	expiresAt := now.Add(sessionDefaultTTL).Unix()
-	if v, ok, err := p.integer("expires_at"); err != nil {
-		return nil, err
-	} else if ok {
-		if v < now.Add(sessionMinTTL).Unix() {
-			return nil, invalidParam("expires_at", "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.")
-		}
-		if v > now.Add(sessionDefaultTTL).Unix() {
-			return nil, invalidParam("expires_at", "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.")
-		}
-		expiresAt = v
+	if p.has("expires_at") {
+		expiresAt = p.int("expires_at")
+		p.check(expiresAt < now.Add(sessionMinTTL).Unix(), invalidParam("expires_at", "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation."))
+		p.check(expiresAt > now.Add(sessionDefaultTTL).Unix(), invalidParam("expires_at", "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation."))
 	}
-
 	sess := &session{s: &stripe.CheckoutSession{
 		Object:                   "checkout.session",
 		Mode:                     stripe.CheckoutSessionMode(mode),
@@ -123,11 +57,10 @@ func (e *Emulator) createSession(c *call) (any, error) {
 		CustomerEmail:            customerEmail,
 		ClientReferenceID:        clientRef,
 		Metadata:                 md,
-		Locale:                   locale,
+		Locale:                   p.str("locale"),
 		ExpiresAt:                expiresAt,
 		Created:                  now.Unix(),
-		Livemode:                 false,
-		PaymentMethodTypes:       sessionMethodTypes(pmTypes),
+		PaymentMethodTypes:       pmTypes,
 		UIMode:                   stripe.CheckoutSessionUIModeHosted,
 		BillingAddressCollection: stripe.CheckoutSessionBillingAddressCollectionAuto,
 		CustomerCreation:         stripe.CheckoutSessionCustomerCreationIfRequired,
@@ -136,16 +69,14 @@ func (e *Emulator) createSession(c *call) (any, error) {
 		ShippingOptions:          []*stripe.CheckoutSessionShippingOption{},
 		AutomaticTax:             &stripe.CheckoutSessionAutomaticTax{},
 	}}
-
 	switch mode {
 	case "setup":
-		if err := sessionSetupParams(p, sess, pmTypes); err != nil {
-			return nil, err
-		}
+		sessionSetupParams(p, sess, asked)
 	case "payment":
-		if err := sessionPaymentParams(p, sess); err != nil {
-			return nil, err
-		}
+		sessionPaymentParams(p, sess)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
 	}
 
 	e.mu.Lock()
@@ -161,155 +92,67 @@ func (e *Emulator) createSession(c *call) (any, error) {
 	sess.s.URL = e.publicURL + "/c/pay/" + id
 	e.sessions[id] = sess
 	e.sessionIDs = append(e.sessionIDs, id)
-	return e.renderResponse(kindSession, id, exp)
-}
-
-// sessionMethodTypes is what a session echoes as payment_method_types: the
-// types asked for, else (dynamic payment methods) those the Dashboard has on.
-// The hosted page offers cards either way: the only type the emulator knows.
-func sessionMethodTypes(asked []string) []string {
-	if len(asked) > 0 {
-		return asked
-	}
-	return slices.Clone(dashboardPaymentMethodTypes)
+	return e.renderLocked(kindSession, id, exp)
 }
 
 // sessionSetupParams reads the setup-mode part of a session create request.
-func sessionSetupParams(p params, sess *session, pmTypes []string) error {
-	currency, err := parseCurrency(p, "currency", "currency", false)
-	if err != nil {
-		return err
-	}
+func sessionSetupParams(p *reader, sess *session, asked []string) {
+	currency := parseCurrency(p, "currency")
 	// Stripe's rule: with dynamic payment methods (no payment_method_types),
 	// setup mode needs a currency to know which methods to offer.
-	if currency == "" && len(pmTypes) == 0 {
+	if currency == "" && len(asked) == 0 {
 		ae := missingParam("currency")
 		ae.message = "Missing required param: currency. `currency` is required in setup mode when `payment_method_types` is not set (dynamic payment methods)."
-		return ae
+		p.fail(ae)
 	}
-	if _, ok := p["line_items"]; ok {
-		return invalidParam("line_items", "You cannot pass `line_items` in `setup` mode.")
+	for _, key := range []string{"line_items", "payment_intent_data"} {
+		p.check(p.has(key), invalidParam(key, "You cannot pass `"+key+"` in `setup` mode."))
 	}
-	if _, ok := p["payment_intent_data"]; ok {
-		return invalidParam("payment_intent_data", "You cannot pass `payment_intent_data` in `setup` mode.")
-	}
-	sid, err := p.obj("setup_intent_data")
-	if err != nil {
-		return err
-	}
-	if sid != nil {
-		if sess.siMetadata, _, err = sid.metadata("metadata"); err != nil {
-			return err
-		}
-		if sess.piDescription, _, err = sid.str("description"); err != nil {
-			return err
-		}
-	}
+	sid := p.obj("setup_intent_data")
+	sess.siMetadata = sid.metadata("metadata")
+	sess.piDescription = sid.str("description")
 	sess.s.Currency = stripe.Currency(currency)
 	sess.s.PaymentStatus = stripe.CheckoutSessionPaymentStatusNoPaymentRequired
-	return nil
 }
 
 // sessionPaymentParams reads line items and payment_intent_data of a
 // payment-mode session; amount_total is the sum of the line items.
-func sessionPaymentParams(p params, sess *session) error {
-	items, err := p.list("line_items")
-	if err != nil {
-		return err
-	}
-	if len(items) == 0 {
-		return missingParam("line_items")
-	}
-	if len(items) > 100 {
-		return invalidParam("line_items", "You can have at most 100 line items.")
-	}
+func sessionPaymentParams(p *reader, sess *session) {
+	p.need("line_items")
+	items := p.items("line_items")
+	p.check(len(items) > 100, invalidParam("line_items", "You can have at most 100 line items."))
 	currency := ""
 	var total int64
-	for i, raw := range items {
-		prefix := fmt.Sprintf("line_items[%d]", i)
-		item, ok := raw.(params)
-		if !ok {
-			return invalidParam(prefix, "Invalid line item: expected a hash.")
-		}
-		if _, ok := item["price"]; ok {
-			return invalidParam(prefix+"[price]", "The Stripe emulator has no Prices; use price_data.")
-		}
-		pd, err := item.obj("price_data")
-		if err != nil || pd == nil {
-			return missingParam(prefix + "[price_data]")
-		}
-		cur, err := parseCurrency(pd, "currency", prefix+"[price_data][currency]", true)
-		if err != nil {
-			return err
-		}
-		if currency != "" && cur != currency {
-			return invalidParam(prefix+"[price_data][currency]", "All line items must use the same currency.")
-		}
+	for _, item := range items {
+		p.check(item.has("price"), invalidParam(item.full("price"), "The Stripe emulator has no Prices; use price_data."))
+		item.need("price_data", "quantity")
+		pd := item.obj("price_data")
+		pd.need("currency", "unit_amount", "product_data")
+		cur := parseCurrency(pd, "currency")
+		p.check(currency != "" && cur != currency, invalidParam(pd.full("currency"), "All line items must use the same currency."))
 		currency = cur
-		unit, ok, err := pd.integer("unit_amount")
-		if err != nil {
-			return invalidParam(prefix+"[price_data][unit_amount]", "Invalid integer.")
-		}
-		if !ok {
-			return missingParam(prefix + "[price_data][unit_amount]")
-		}
-		if unit < 0 || unit > 99999999 {
-			return invalidParam(prefix+"[price_data][unit_amount]", "unit_amount must be between 0 and 99999999.")
-		}
-		prod, err := pd.obj("product_data")
-		if err != nil {
-			return err
-		}
-		if prod == nil {
-			return missingParam(prefix + "[price_data][product_data]")
-		}
-		if name, _, err := prod.str("name"); err != nil || strings.TrimSpace(name) == "" {
-			return missingParam(prefix + "[price_data][product_data][name]")
-		}
-		qty, ok, err := item.integer("quantity")
-		if err != nil {
-			return invalidParam(prefix+"[quantity]", "Invalid integer.")
-		}
-		if !ok {
-			return missingParam(prefix + "[quantity]")
-		}
-		if qty < 1 || qty > 999999 {
-			return invalidParam(prefix+"[quantity]", "quantity must be between 1 and 999999.")
-		}
+		unit := pd.int("unit_amount")
+		p.check(unit < 0 || unit > 99999999, invalidParam(pd.full("unit_amount"), "unit_amount must be between 0 and 99999999."))
+		prod := pd.obj("product_data")
+		prod.need("name")
+		p.check(strings.TrimSpace(prod.str("name")) == "", missingParam(prod.full("name")))
+		qty := item.int("quantity")
+		p.check(qty < 1 || qty > 999999, invalidParam(item.full("quantity"), "quantity must be between 1 and 999999."))
 		total += unit * qty
-		if total > 99999999 {
-			return invalidParam("line_items", "The total amount is too large.")
-		}
+		p.check(total > 99999999, invalidParam("line_items", "The total amount is too large."))
 	}
-	if err := checkAmount(total, currency, "line_items"); err != nil {
-		return err
+	if len(items) > 0 {
+		p.fail(checkAmount(total, currency, "line_items"))
 	}
-	pid, err := p.obj("payment_intent_data")
-	if err != nil {
-		return err
-	}
-	if pid != nil {
-		sfu, _, err := pid.str("setup_future_usage")
-		if err != nil {
-			return err
-		}
-		if sfu != "" && sfu != "off_session" && sfu != "on_session" {
-			return invalidParam("payment_intent_data[setup_future_usage]", "Invalid setup_future_usage: must be one of off_session or on_session")
-		}
-		sess.setupFutureUsage = sfu
-		if sess.piMetadata, _, err = pid.metadata("metadata"); err != nil {
-			return err
-		}
-		if sess.piDescription, _, err = pid.str("description"); err != nil {
-			return err
-		}
-	}
+	pid := p.obj("payment_intent_data")
+	sess.setupFutureUsage = pid.oneOf("setup_future_usage", "off_session", "on_session")
+	sess.piMetadata = pid.metadata("metadata")
+	sess.piDescription = pid.str("description")
 	sess.s.Currency = stripe.Currency(currency)
 	sess.s.AmountTotal = total
 	sess.s.AmountSubtotal = total
 	sess.s.PaymentStatus = stripe.CheckoutSessionPaymentStatusUnpaid
 	sess.s.TotalDetails = &stripe.CheckoutSessionTotalDetails{}
-	return nil
 }
 
 func validRedirectURL(s string) bool {
@@ -347,23 +190,10 @@ func (e *Emulator) expireLocked(ri *reqInfo, s *session) {
 }
 
 func (e *Emulator) listSessions(c *call) (any, error) {
-	q, err := parseListQuery(c.p, kindSession)
-	if err != nil {
+	q := parseListQuery(c.p, kindSession)
+	customer, status := c.p.str("customer"), c.p.str("status")
+	if err := c.p.err(); err != nil {
 		return nil, err
-	}
-	created, err := parseCreated(c.p)
-	if err != nil {
-		return nil, err
-	}
-	filters := map[string]string{}
-	for _, key := range []string{"customer", "status", "payment_intent", "setup_intent"} {
-		v, _, err := c.p.str(key)
-		if err != nil {
-			return nil, err
-		}
-		if v != "" {
-			filters[key] = v
-		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -372,29 +202,14 @@ func (e *Emulator) listSessions(c *call) (any, error) {
 	}
 	return e.listLocked(q, "/v1/checkout/sessions", kindSession, e.sessionIDs, func(id string) bool {
 		s := e.sessions[id].s
-		got := map[string]string{"status": string(s.Status)}
-		if s.Customer != nil {
-			got["customer"] = s.Customer.ID
-		}
-		if s.PaymentIntent != nil {
-			got["payment_intent"] = s.PaymentIntent.ID
-		}
-		if s.SetupIntent != nil {
-			got["setup_intent"] = s.SetupIntent.ID
-		}
-		for k, v := range filters {
-			if got[k] != v {
-				return false
-			}
-		}
-		return created.match(s.Created)
+		return (status == "" || string(s.Status) == status) && (customer == "" || s.Customer != nil && s.Customer.ID == customer)
 	})
 }
 
 func (e *Emulator) expireSession(c *call) (any, error) {
 	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindSession)
-	if err != nil {
+	exp := parseExpand(c.p, kindSession, false)
+	if err := c.p.err(); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
@@ -404,12 +219,10 @@ func (e *Emulator) expireSession(c *call) (any, error) {
 		return nil, notFound(kindSession, id)
 	}
 	if s.s.Status != stripe.CheckoutSessionStatusOpen {
-		ae := invalidRequest(fmt.Sprintf("Only Checkout Sessions with a status of `open` can be expired. This session has a status of `%s`.", s.s.Status))
-		ae.code = "checkout_session_not_open"
-		return nil, ae
+		return nil, invalidRequest(fmt.Sprintf("Only Checkout Sessions with a status of `open` can be expired. This session has a status of `%s`.", s.s.Status)).withCode("checkout_session_not_open")
 	}
 	e.expireLocked(c.reqInfo(), s)
-	return e.renderResponse(kindSession, id, exp)
+	return e.renderLocked(kindSession, id, exp)
 }
 
 // authStep is the 3-D Secure outcome of a checkout attempt.
@@ -499,11 +312,7 @@ func (e *Emulator) setupAttemptLocked(s *session, pm *paymentMethod, auth authSt
 	if ce != nil {
 		si.Status = stripe.SetupIntentStatusRequiresPaymentMethod
 		si.PaymentMethod = nil
-		si.LastSetupError = &stripe.Error{
-			Type: stripe.ErrorTypeCard, Code: stripe.ErrorCode(ce.Code), DeclineCode: stripe.DeclineCode(ce.DeclineCode), Msg: ce.Message,
-			DocURL:        "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(ce.Code, "_", "-"),
-			PaymentMethod: &stripe.PaymentMethod{ID: pm.pm.ID},
-		}
+		si.LastSetupError = ce.stripeError(pm.pm.ID)
 		e.emitLocked(nil, "setup_intent.setup_failed", kindSetupIntent, si.ID, nil)
 		return ce
 	}
@@ -528,10 +337,6 @@ func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
 		}
 	}
 	id := newID("seti_")
-	md := s.siMetadata
-	if md == nil {
-		md = map[string]string{}
-	}
 	si := &stripe.SetupIntent{
 		ID:                 id,
 		Object:             "setup_intent",
@@ -540,7 +345,7 @@ func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
 		Customer:           s.s.Customer,
 		Description:        s.piDescription,
 		Livemode:           false,
-		Metadata:           md,
+		Metadata:           orEmpty(s.siMetadata),
 		PaymentMethodTypes: slices.Clone(s.s.PaymentMethodTypes),
 		FlowDirections:     nil,
 		Status:             stripe.SetupIntentStatusRequiresPaymentMethod,

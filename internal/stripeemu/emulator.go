@@ -7,10 +7,11 @@
 // stripe-go parses them exactly as it parses Stripe's.
 //
 // Routes: the API under /v1/ (Bearer sk_test_... or sk_live_..., form-encoded
-// params with bracketed keys, expand[], Idempotency-Key, Stripe-shaped errors)
-// and the hosted Checkout page at GET/POST /c/pay/{session id}; session.url is
-// PublicURL + "/c/pay/" + id. The page posts to its own URL, so the handler
-// also works mounted under a prefix with http.StripPrefix.
+// params with bracketed keys, expand[], Idempotency-Key, Stripe-shaped errors,
+// parameter_unknown for a parameter an endpoint does not take; only the calls
+// the store and its tests make) and the hosted Checkout page at GET/POST
+// /c/pay/{session id}; session.url is PublicURL + "/c/pay/" + id. The page
+// posts to its own URL, so the handler also works mounted under a prefix.
 //
 // Behaviour worth knowing:
 //   - Test cards follow DESIGN.md's table; any other Luhn-valid number
@@ -258,7 +259,6 @@ func (e *Emulator) Handler() http.Handler {
 
 	api("GET /v1/setup_intents/{id}", e.retrieve(kindSetupIntent, func(id string) bool { return e.setupIntents[id] != nil }))
 
-	api("GET /v1/payment_methods", e.listPaymentMethods)
 	api("GET /v1/payment_methods/{id}", e.retrieve(kindPaymentMethod, func(id string) bool { return e.paymentMethods[id] != nil }))
 	api("POST /v1/payment_methods/{id}", e.updatePaymentMethod)
 	api("POST /v1/payment_methods/{id}/attach", e.attachPaymentMethod)
@@ -267,7 +267,6 @@ func (e *Emulator) Handler() http.Handler {
 	api("POST /v1/payment_intents", e.createPaymentIntent)
 	api("GET /v1/payment_intents", e.listPaymentIntents)
 	api("GET /v1/payment_intents/{id}", e.retrieve(kindPaymentIntent, func(id string) bool { return e.paymentIntents[id] != nil }))
-	api("POST /v1/payment_intents/{id}/confirm", e.confirmPaymentIntent)
 	api("POST /v1/payment_intents/{id}/cancel", e.cancelPaymentIntent)
 
 	api("GET /v1/charges/{id}", e.retrieve(kindCharge, func(id string) bool { return e.charges[id] != nil }))
@@ -276,7 +275,7 @@ func (e *Emulator) Handler() http.Handler {
 	api("GET /v1/refunds/{id}", e.retrieve(kindRefund, func(id string) bool { return e.refunds[id] != nil }))
 
 	api("GET /v1/events", e.listEvents)
-	api("GET /v1/events/{id}", e.getEvent)
+	api("GET /v1/events/{id}", e.retrieve(kindEvent, func(id string) bool { return e.events[id] != nil }))
 
 	// Everything else under /v1/ gets Stripe's "Unrecognized request URL".
 	api("/v1/", e.unknownRoute)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/stripe/stripe-go/v76"
 )
 
 // ErrNotFound reports an unknown object (session, customer, ...) to Go callers
@@ -31,6 +33,13 @@ func (e *CardError) Error() string {
 		return fmt.Sprintf("card error %s (%s): %s", e.Code, e.DeclineCode, e.Message)
 	}
 	return fmt.Sprintf("card error %s: %s", e.Code, e.Message)
+}
+
+// stripeError is the error as an intent's last_payment_error or
+// last_setup_error holds it.
+func (e *CardError) stripeError(pmID string) *stripe.Error {
+	return &stripe.Error{Type: stripe.ErrorTypeCard, Code: stripe.ErrorCode(e.Code), DeclineCode: stripe.DeclineCode(e.DeclineCode), Msg: e.Message,
+		DocURL: "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(e.Code, "_", "-"), PaymentMethod: &stripe.PaymentMethod{ID: pmID}}
 }
 
 // FieldError is one invalid field of the hosted checkout form; Field is the
@@ -104,14 +113,18 @@ func (e *apiError) body() map[string]any {
 	return map[string]any{"error": m}
 }
 
+// withCode sets Stripe's error code, e.g. "amount_too_small".
+func (e *apiError) withCode(code string) *apiError {
+	e.code = code
+	return e
+}
+
 func invalidParam(param, msg string) *apiError {
 	return &apiError{status: http.StatusBadRequest, typ: "invalid_request_error", param: param, message: msg}
 }
 
 func missingParam(param string) *apiError {
-	e := invalidParam(param, "Missing required param: "+param+".")
-	e.code = "parameter_missing"
-	return e
+	return invalidParam(param, "Missing required param: "+param+".").withCode("parameter_missing")
 }
 
 func invalidRequest(msg string) *apiError {

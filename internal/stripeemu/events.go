@@ -2,6 +2,7 @@ package stripeemu
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/stripe/stripe-go/v76"
@@ -49,61 +50,21 @@ func (e *Emulator) emitLocked(ri *reqInfo, typ, kind, id string, prev map[string
 	}
 }
 
-func (e *Emulator) getEvent(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	if _, err := expandFor(c, kindEvent); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.events[id] == nil {
-		return nil, notFound(kindEvent, id)
-	}
-	return e.renderResponse(kindEvent, id, nil)
-}
-
 func (e *Emulator) listEvents(c *call) (any, error) {
-	q, err := parseListQuery(c.p, kindEvent)
-	if err != nil {
+	q := parseListQuery(c.p, kindEvent)
+	created := parseCreated(c.p)
+	types := c.p.strs("types")
+	c.p.check(len(types) > 20, invalidParam("types", "You may filter on at most 20 event types."))
+	if err := c.p.err(); err != nil {
 		return nil, err
-	}
-	created, err := parseCreated(c.p)
-	if err != nil {
-		return nil, err
-	}
-	typ, hasType, err := c.p.str("type")
-	if err != nil {
-		return nil, err
-	}
-	types, err := c.p.strList("types")
-	if err != nil {
-		return nil, err
-	}
-	if hasType && len(types) > 0 {
-		return nil, invalidRequest("You may only specify one of these parameters: type, types.")
-	}
-	if len(types) > 20 {
-		return nil, invalidParam("types", "You may filter on at most 20 event types.")
-	}
-	if hasType {
-		types = []string{typ}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.listLocked(q, "/v1/events", kindEvent, e.eventIDs, func(id string) bool {
 		ev := e.events[id]
-		if !created.match(ev.Created) {
-			return false
-		}
-		if len(types) == 0 {
-			return true
-		}
-		for _, t := range types {
-			if eventTypeMatches(t, string(ev.Type)) {
-				return true
-			}
-		}
-		return false
+		return created.match(ev.Created) && (len(types) == 0 || slices.ContainsFunc(types, func(t string) bool {
+			return eventTypeMatches(t, string(ev.Type))
+		}))
 	})
 }
 

@@ -2,7 +2,10 @@ package stripeemu
 
 import (
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -184,126 +187,221 @@ func arrayify(v any, path string) (any, error) {
 	return out, nil
 }
 
-// str returns the string at key; ok is false when absent. A non-string value
-// (an object or array where a scalar belongs) is reported as a bad param.
-func (p params) str(key string) (string, bool, error) {
-	v, exists := p[key]
-	if !exists {
-		return "", false, nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", false, invalidParam(key, "Invalid string: expected a string for "+key+".")
-	}
-	return s, true, nil
+// reader reads one request's parameters. Each getter records the first
+// error on the reader instead of returning it, and records what it read, so
+// an endpoint reads everything, checks err() once, and gets Stripe's
+// parameter_unknown for anything it never read. Nested readers (obj, items)
+// share the state of the request's reader.
+type reader struct {
+	p    params
+	name string // "" at the top, else e.g. "card" or "line_items[0]"
+	st   *readState
 }
 
-// obj returns the nested object at key, or nil when absent. An empty string is
-// Stripe's way of unsetting a hash, reported as an empty, non-nil params.
-func (p params) obj(key string) (params, error) {
-	v, exists := p[key]
-	if !exists {
-		return nil, nil
+type readState struct {
+	first error
+	// read maps a full parameter name to true when it was read whole, false
+	// when it was opened as an object whose keys are checked one by one.
+	read map[string]bool
+}
+
+func newReader(p params) *reader {
+	return &reader{p: p, st: &readState{read: map[string]bool{}}}
+}
+
+// full is the parameter name of key as Stripe spells it in errors.
+func (r *reader) full(key string) string {
+	if r.name == "" {
+		return key
 	}
-	switch t := v.(type) {
-	case params:
-		return t, nil
-	case string:
-		if t == "" {
-			return params{}, nil
+	return r.name + "[" + key + "]"
+}
+
+// fail records err unless an earlier error is already recorded.
+func (r *reader) fail(err error) {
+	if r.st.first == nil {
+		r.st.first = err
+	}
+}
+
+// check records err when bad holds.
+func (r *reader) check(bad bool, err error) {
+	if bad {
+		r.fail(err)
+	}
+}
+
+// has reports whether key was sent.
+func (r *reader) has(key string) bool {
+	_, ok := r.p[key]
+	return ok
+}
+
+func (r *reader) take(key string, whole bool) (any, bool) {
+	r.st.read[r.full(key)] = whole
+	v, ok := r.p[key]
+	return v, ok
+}
+
+// str returns the string at key, "" when absent.
+func (r *reader) str(key string) string {
+	v, ok := r.take(key, true)
+	s, isStr := v.(string)
+	r.check(ok && !isStr, invalidParam(r.full(key), "Invalid string: expected a string for "+r.full(key)+"."))
+	return s
+}
+
+// need records Stripe's parameter_missing for each key absent or empty.
+func (r *reader) need(keys ...string) {
+	for _, k := range keys {
+		if v, ok := r.p[k]; !ok || v == "" {
+			r.fail(missingParam(r.full(k)))
 		}
 	}
-	return nil, invalidParam(key, "Invalid object: expected a hash for "+key+".")
 }
 
-// list returns the array at key (an object keyed by indexes has already been
-// converted); a single string is accepted as a one-element array.
-func (p params) list(key string) ([]any, error) {
-	v, exists := p[key]
-	if !exists {
-		return nil, nil
+// oneOf returns the string at key, which must be "" or one of allowed.
+func (r *reader) oneOf(key string, allowed ...string) string {
+	s := r.str(key)
+	r.check(s != "" && !slices.Contains(allowed, s), invalidParam(r.full(key),
+		fmt.Sprintf("Invalid %s: must be one of %s", r.full(key), strings.Join(allowed, ", "))))
+	return s
+}
+
+// int returns the integer at key, 0 when absent.
+func (r *reader) int(key string) int64 {
+	s := r.str(key)
+	if s == "" {
+		return 0
 	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	r.check(err != nil, invalidParam(r.full(key), "Invalid integer: "+s))
+	return n
+}
+
+// bool returns the boolean at key as Stripe reads it ("true"/"false").
+func (r *reader) bool(key string) bool {
+	s := r.oneOf(key, "true", "false")
+	return s == "true"
+}
+
+// obj returns the nested object at key, empty when absent; an empty string
+// is Stripe's way of unsetting a hash, read as an empty object.
+func (r *reader) obj(key string) *reader {
+	v, ok := r.take(key, false)
+	sub, isObj := v.(params)
+	r.check(ok && !isObj && v != "", invalidParam(r.full(key), "Invalid object: expected a hash for "+r.full(key)+"."))
+	if sub == nil {
+		sub = params{}
+	}
+	return &reader{p: sub, name: r.full(key), st: r.st}
+}
+
+// list returns the array at key; a single string is a one-element array.
+func (r *reader) list(key string, whole bool) []any {
+	v, ok := r.take(key, whole)
 	switch t := v.(type) {
 	case []any:
-		return t, nil
+		return t
 	case string:
-		if t == "" {
-			return []any{}, nil
+		if t != "" {
+			return []any{t}
 		}
-		return []any{t}, nil
+		return nil
 	}
-	return nil, invalidParam(key, "Invalid array: expected an array for "+key+".")
+	r.check(ok, invalidParam(r.full(key), "Invalid array: expected an array for "+r.full(key)+"."))
+	return nil
 }
 
-// strList returns an array of strings at key.
-func (p params) strList(key string) ([]string, error) {
-	l, err := p.list(key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(l))
-	for _, v := range l {
+// strs returns the array of strings at key.
+func (r *reader) strs(key string) []string {
+	var out []string
+	for _, v := range r.list(key, true) {
 		s, ok := v.(string)
-		if !ok {
-			return nil, invalidParam(key, "Invalid array: expected strings for "+key+".")
-		}
+		r.check(!ok, invalidParam(r.full(key), "Invalid array: expected strings for "+r.full(key)+"."))
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
-// integer parses an integer parameter.
-func (p params) integer(key string) (int64, bool, error) {
-	s, ok, err := p.str(key)
-	if err != nil || !ok {
-		return 0, false, err
+// items returns the objects of the array at key, e.g. line_items.
+func (r *reader) items(key string) []*reader {
+	var out []*reader
+	for i, v := range r.list(key, false) {
+		name := fmt.Sprintf("%s[%d]", r.full(key), i)
+		sub, ok := v.(params)
+		r.check(!ok, invalidParam(name, "Invalid array: expected hashes for "+r.full(key)+"."))
+		out = append(out, &reader{p: sub, name: name, st: r.st})
 	}
-	n, perr := strconv.ParseInt(s, 10, 64)
-	if perr != nil {
-		return 0, false, invalidParam(key, fmt.Sprintf("Invalid integer: %s", s))
-	}
-	return n, true, nil
-}
-
-// boolean parses a boolean parameter as Stripe does ("true"/"false").
-func (p params) boolean(key string) (bool, bool, error) {
-	s, ok, err := p.str(key)
-	if err != nil || !ok {
-		return false, false, err
-	}
-	switch s {
-	case "true":
-		return true, true, nil
-	case "false", "":
-		return false, true, nil
-	}
-	return false, false, invalidParam(key, fmt.Sprintf("Invalid boolean: %s", s))
+	return out
 }
 
 // metadata reads a metadata hash: string values only, Stripe's size limits.
-func (p params) metadata(key string) (map[string]string, bool, error) {
-	m, err := p.obj(key)
-	if err != nil || m == nil {
-		return nil, false, err
+// It returns nil when absent, an empty map when cleared (metadata="").
+func (r *reader) metadata(key string) map[string]string {
+	v, ok := r.take(key, true)
+	if !ok {
+		return nil
 	}
-	if len(m) > 50 {
-		return nil, false, invalidParam(key, "You can have at most 50 metadata keys.")
-	}
+	m, isObj := v.(params)
+	r.check(!isObj && v != "", invalidParam(r.full(key), "Invalid object: expected a hash for "+r.full(key)+"."))
+	r.check(len(m) > 50, invalidParam(r.full(key), "You can have at most 50 metadata keys."))
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		s, ok := v.(string)
-		if !ok {
-			return nil, false, invalidParam(key+"["+k+"]", "Invalid metadata value: expected a string.")
-		}
-		if len(k) > 40 {
-			return nil, false, invalidParam(key+"["+k+"]", "Metadata keys can have up to 40 characters.")
-		}
-		if len(s) > 500 {
-			return nil, false, invalidParam(key+"["+k+"]", "Metadata values can have up to 500 characters.")
-		}
+		name := r.full(key) + "[" + k + "]"
+		s, isStr := v.(string)
+		r.check(!isStr, invalidParam(name, "Invalid metadata value: expected a string."))
+		r.check(len(k) > 40, invalidParam(name, "Metadata keys can have up to 40 characters."))
+		r.check(len(s) > 500, invalidParam(name, "Metadata values can have up to 500 characters."))
 		out[k] = s
 	}
-	return out, true, nil
+	return out
+}
+
+// err returns the first error recorded, else Stripe's parameter_unknown
+// for the first parameter the endpoint never read. Call it once every
+// parameter the endpoint takes has been read.
+func (r *reader) err() error {
+	if r.st.first != nil {
+		return r.st.first
+	}
+	if name := r.st.unknown("", r.p); name != "" {
+		return &apiError{status: http.StatusBadRequest, typ: "invalid_request_error", code: "parameter_unknown",
+			param: name, message: "Received unknown parameter: " + name}
+	}
+	return nil
+}
+
+// unknown returns the first parameter under prefix that was not read.
+func (st *readState) unknown(prefix string, p params) string {
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		name := k
+		if prefix != "" {
+			name = prefix + "[" + k + "]"
+		}
+		whole, read := st.read[name]
+		if !read {
+			return name
+		}
+		if whole {
+			continue
+		}
+		switch v := p[k].(type) {
+		case params:
+			if u := st.unknown(name, v); u != "" {
+				return u
+			}
+		case []any:
+			for i, e := range v {
+				if sub, ok := e.(params); ok {
+					if u := st.unknown(fmt.Sprintf("%s[%d]", name, i), sub); u != "" {
+						return u
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // canonical renders the tree as a stable string, used to compare the params of

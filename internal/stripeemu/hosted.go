@@ -241,6 +241,9 @@ func (e *Emulator) renderPage(w http.ResponseWriter, status int, name string, d 
 	_, _ = buf.WriteTo(w)
 }
 
+// currencySymbols are the prefixes Checkout shows; other currencies show their code.
+var currencySymbols = map[string]string{"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$"}
+
 // formatAmount shows an amount as Checkout does: "$10.99", "¥1,000".
 func formatAmount(amount int64, currency string) string {
 	decimals := 2
@@ -271,20 +274,9 @@ func formatAmount(amount int64, currency string) string {
 	if decimals > 0 {
 		s += fmt.Sprintf(".%0*d", decimals, amount%unit)
 	}
-	switch currency {
-	case "usd":
-		s = "$" + s
-	case "eur":
-		s = "€" + s
-	case "gbp":
-		s = "£" + s
-	case "jpy":
-		s = "¥" + s
-	case "cad":
-		s = "CA$" + s
-	case "aud":
-		s = "A$" + s
-	default:
+	if sym, ok := currencySymbols[currency]; ok {
+		s = sym + s
+	} else {
 		s = strings.ToUpper(currency) + " " + s
 	}
 	if neg {

@@ -18,25 +18,15 @@ func zeroDecimal(currency string) bool {
 	return false
 }
 
+// minimums are Stripe's minimum charges where they differ from 50 (1 for
+// zero-decimal currencies), in the currency's smallest unit.
+var minimums = map[string]int64{"gbp": 30, "jpy": 50, "huf": 17500, "mxn": 1000, "hkd": 1000, "czk": 1500,
+	"dkk": 300, "nok": 300, "sek": 300, "aed": 200, "pln": 200, "ron": 200, "myr": 200, "bgn": 100}
+
 // minimumAmount is Stripe's minimum charge, in the currency's smallest unit.
 func minimumAmount(currency string) int64 {
-	switch currency {
-	case "gbp":
-		return 30
-	case "jpy":
-		return 50
-	case "huf":
-		return 17500
-	case "mxn", "hkd":
-		return 1000
-	case "czk":
-		return 1500
-	case "dkk", "nok", "sek":
-		return 300
-	case "aed", "pln", "ron", "myr":
-		return 200
-	case "bgn":
-		return 100
+	if m, ok := minimums[currency]; ok {
+		return m
 	}
 	if zeroDecimal(currency) {
 		return 1
@@ -58,51 +48,30 @@ func isCurrencyCode(s string) bool {
 }
 
 // parseCurrency reads a currency parameter, lowercased as Stripe stores it.
-func parseCurrency(p params, key, paramName string, required bool) (string, error) {
-	cur, ok, err := p.str(key)
-	if err != nil {
-		return "", err
-	}
-	if !ok || cur == "" {
-		if required {
-			return "", missingParam(paramName)
-		}
-		return "", nil
-	}
-	cur = strings.ToLower(cur)
-	if !isCurrencyCode(cur) {
-		return "", invalidParam(paramName, fmt.Sprintf("Invalid currency: %s. Stripe currently supports these currencies: usd, eur, gbp, jpy, ...", cur))
-	}
-	return cur, nil
+func parseCurrency(p *reader, key string) string {
+	cur := strings.ToLower(p.str(key))
+	p.check(cur != "" && !isCurrencyCode(cur), invalidParam(p.full(key), fmt.Sprintf("Invalid currency: %s. Stripe currently supports these currencies: usd, eur, gbp, jpy, ...", cur)))
+	return cur
 }
 
 func checkAmount(amount int64, currency, param string) error {
 	if amount < minimumAmount(currency) {
-		ae := invalidParam(param, fmt.Sprintf("Amount must be at least %s", formatAmount(minimumAmount(currency), currency)))
-		ae.code = "amount_too_small"
-		return ae
+		return invalidParam(param, fmt.Sprintf("Amount must be at least %s", formatAmount(minimumAmount(currency), currency))).withCode("amount_too_small")
 	}
 	if amount > 99999999 {
-		ae := invalidParam(param, "Amount must be no more than 99,999,999 in the currency's smallest unit.")
-		ae.code = "amount_too_large"
-		return ae
+		return invalidParam(param, "Amount must be no more than 99,999,999 in the currency's smallest unit.").withCode("amount_too_large")
 	}
 	return nil
 }
 
-// offSessionParam accepts Stripe's forms: a boolean, "one_off" or "recurring".
-func offSessionParam(p params) (bool, bool, error) {
-	s, ok, err := p.str("off_session")
-	if err != nil || !ok {
-		return false, false, err
+// cardTypes reads payment_method_types: cards are the one type the
+// emulator knows.
+func cardTypes(p *reader) []string {
+	types := p.strs("payment_method_types")
+	for _, t := range types {
+		p.check(t != "card", invalidParam("payment_method_types", fmt.Sprintf("The Stripe emulator supports only the card payment method type (got %q).", t)))
 	}
-	switch s {
-	case "true", "one_off", "recurring":
-		return true, true, nil
-	case "false", "":
-		return false, true, nil
-	}
-	return false, false, invalidParam("off_session", "Invalid boolean: "+s)
+	return types
 }
 
 func declineMessage(declineCode string) string {
@@ -127,146 +96,58 @@ const returnURLRequired = "A `return_url` must be specified because this Payment
 // its Dashboard: what automatic payment methods resolve to.
 var dashboardPaymentMethodTypes = []string{"card", "link"}
 
-// intentMethods is how a PaymentIntent chooses its payment method types.
-type intentMethods struct {
-	types []string
-	// apm is set when automatic payment methods are on.
-	apm *stripe.PaymentIntentAutomaticPaymentMethods
-}
-
 // paymentMethodsParam reads payment_method_types and
 // automatic_payment_methods as Stripe does from API version 2023-08-16 on:
 // with neither, automatic payment methods are on (the Dashboard decides,
-// redirects allowed); the two together are refused.
-func paymentMethodsParam(p params) (intentMethods, error) {
-	types, err := p.strList("payment_method_types")
-	if err != nil {
-		return intentMethods{}, err
+// redirects allowed); the two together are refused. It returns the types
+// and, when automatic payment methods are on, their settings.
+func paymentMethodsParam(p *reader) ([]string, *stripe.PaymentIntentAutomaticPaymentMethods) {
+	types := cardTypes(p)
+	hasAPM := p.has("automatic_payment_methods")
+	apm := p.obj("automatic_payment_methods")
+	if hasAPM {
+		apm.need("enabled")
 	}
-	for _, t := range types {
-		if t != "card" {
-			return intentMethods{}, invalidParam("payment_method_types", fmt.Sprintf("The Stripe emulator supports only the card payment method type (got %q).", t))
-		}
-	}
-	apmParams, err := p.obj("automatic_payment_methods")
-	if err != nil {
-		return intentMethods{}, err
-	}
-	enabled, allow := true, ""
-	if apmParams != nil {
-		var ok bool
-		if enabled, ok, err = apmParams.boolean("enabled"); err != nil {
-			return intentMethods{}, err
-		} else if !ok {
-			return intentMethods{}, missingParam("automatic_payment_methods[enabled]")
-		}
-		if allow, _, err = apmParams.str("allow_redirects"); err != nil {
-			return intentMethods{}, err
-		}
-		if allow != "" && allow != "always" && allow != "never" {
-			return intentMethods{}, invalidParam("automatic_payment_methods[allow_redirects]", "Invalid automatic_payment_methods[allow_redirects]: must be one of always or never")
-		}
-	}
+	enabled := !hasAPM || apm.bool("enabled")
+	allow := apm.oneOf("allow_redirects", "always", "never")
 	switch {
-	case len(types) > 0 && apmParams != nil && enabled:
-		return intentMethods{}, invalidRequest("You may only specify one of these parameters: automatic_payment_methods, payment_method_types.")
+	case len(types) > 0 && hasAPM && enabled:
+		p.fail(invalidRequest("You may only specify one of these parameters: automatic_payment_methods, payment_method_types."))
 	case len(types) > 0:
-		return intentMethods{types: types}, nil
+		return types, nil
 	case !enabled:
-		return intentMethods{}, invalidParam("payment_method_types", "Either `payment_method_types` or `automatic_payment_methods[enabled]=true` must be given when `automatic_payment_methods[enabled]` is false.")
+		p.fail(invalidParam("payment_method_types", "Either `payment_method_types` or `automatic_payment_methods[enabled]=true` must be given when `automatic_payment_methods[enabled]` is false."))
 	}
 	if allow == "" {
 		allow = "always"
 	}
-	return intentMethods{
-		types: slices.Clone(dashboardPaymentMethodTypes),
-		apm:   &stripe.PaymentIntentAutomaticPaymentMethods{Enabled: true, AllowRedirects: stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirects(allow)},
-	}, nil
+	return slices.Clone(dashboardPaymentMethodTypes),
+		&stripe.PaymentIntentAutomaticPaymentMethods{Enabled: true, AllowRedirects: stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirects(allow)}
 }
 
 const authFailureMessage = "We are unable to authenticate your payment method. Please choose a different payment method and try again."
 
 func (e *Emulator) createPaymentIntent(c *call) (any, error) {
-	exp, err := expandFor(c, kindPaymentIntent)
-	if err != nil {
+	p := c.p
+	exp := parseExpand(p, kindPaymentIntent, false)
+	p.need("amount", "currency")
+	amount, currency := p.int("amount"), parseCurrency(p, "currency")
+	if p.has("amount") && currency != "" {
+		p.fail(checkAmount(amount, currency, "amount"))
+	}
+	customer, pmID := p.str("customer"), p.str("payment_method")
+	confirm := p.bool("confirm")
+	// off_session is a boolean, or "one_off" / "recurring".
+	offSession := p.oneOf("off_session", "true", "false", "one_off", "recurring")
+	p.check(offSession != "" && !confirm, invalidParam("off_session", "You can only pass `off_session` when `confirm` is set to true."))
+	p.check(confirm && pmID == "", invalidParam("payment_method", "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method."))
+	md := p.metadata("metadata")
+	types, apm := paymentMethodsParam(p)
+	returnURL := p.str("return_url")
+	p.check(returnURL != "" && !confirm, invalidParam("return_url", "You can only pass `return_url` when `confirm` is set to true."))
+	p.check(confirm && apm != nil && apm.AllowRedirects != stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirectsNever && returnURL == "", invalidRequest(returnURLRequired))
+	if err := p.err(); err != nil {
 		return nil, err
-	}
-	amount, ok, err := c.p.integer("amount")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, missingParam("amount")
-	}
-	currency, err := parseCurrency(c.p, "currency", "currency", true)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkAmount(amount, currency, "amount"); err != nil {
-		return nil, err
-	}
-	customer, _, err := c.p.str("customer")
-	if err != nil {
-		return nil, err
-	}
-	pmID, _, err := c.p.str("payment_method")
-	if err != nil {
-		return nil, err
-	}
-	confirm, _, err := c.p.boolean("confirm")
-	if err != nil {
-		return nil, err
-	}
-	offSession, hasOffSession, err := offSessionParam(c.p)
-	if err != nil {
-		return nil, err
-	}
-	if hasOffSession && !confirm {
-		return nil, invalidParam("off_session", "You can only pass `off_session` when `confirm` is set to true.")
-	}
-	description, _, err := c.p.str("description")
-	if err != nil {
-		return nil, err
-	}
-	receiptEmail, _, err := c.p.str("receipt_email")
-	if err != nil {
-		return nil, err
-	}
-	md, _, err := c.p.metadata("metadata")
-	if err != nil {
-		return nil, err
-	}
-	sfu, _, err := c.p.str("setup_future_usage")
-	if err != nil {
-		return nil, err
-	}
-	if sfu != "" && sfu != "off_session" && sfu != "on_session" {
-		return nil, invalidParam("setup_future_usage", "Invalid setup_future_usage: must be one of off_session, on_session")
-	}
-	if sfu != "" && offSession {
-		return nil, invalidParam("setup_future_usage", "You cannot use `setup_future_usage` with `off_session`.")
-	}
-	if cm, _, err := c.p.str("capture_method"); err != nil {
-		return nil, err
-	} else if cm != "" && cm != "automatic" && cm != "automatic_async" {
-		return nil, invalidParam("capture_method", "The Stripe emulator supports only automatic capture.")
-	}
-	if confirm && pmID == "" {
-		return nil, invalidParam("payment_method", "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.")
-	}
-	methods, err := paymentMethodsParam(c.p)
-	if err != nil {
-		return nil, err
-	}
-	returnURL, _, err := c.p.str("return_url")
-	if err != nil {
-		return nil, err
-	}
-	if returnURL != "" && !confirm {
-		return nil, invalidParam("return_url", "You can only pass `return_url` when `confirm` is set to true.")
-	}
-	if confirm && methods.apm != nil && methods.apm.AllowRedirects != stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirectsNever && returnURL == "" {
-		return nil, invalidRequest(returnURLRequired)
 	}
 
 	e.mu.Lock()
@@ -284,22 +165,19 @@ func (e *Emulator) createPaymentIntent(c *call) (any, error) {
 		}
 	}
 	pi := e.newPaymentIntentLocked(amount, currency, customer, md)
-	pi.PaymentMethodTypes = methods.types
-	pi.AutomaticPaymentMethods = methods.apm
-	pi.Description = description
-	pi.ReceiptEmail = receiptEmail
-	pi.SetupFutureUsage = stripe.PaymentIntentSetupFutureUsage(sfu)
+	pi.PaymentMethodTypes = types
+	pi.AutomaticPaymentMethods = apm
 	if pm != nil {
 		pi.PaymentMethod = &stripe.PaymentMethod{ID: pm.pm.ID}
 		pi.Status = stripe.PaymentIntentStatusRequiresConfirmation
 	}
 	e.emitLocked(c.reqInfo(), "payment_intent.created", kindPaymentIntent, pi.ID, nil)
 	if confirm {
-		if ce := e.confirmLocked(c.reqInfo(), pi, pm, offSession, false); ce != nil {
+		if ce := e.confirmLocked(c.reqInfo(), pi, pm, offSession != "" && offSession != "false", false); ce != nil {
 			return nil, e.cardErrorLocked(pi, pm, ce)
 		}
 	}
-	return e.renderResponse(kindPaymentIntent, pi.ID, exp)
+	return e.renderLocked(kindPaymentIntent, pi.ID, exp)
 }
 
 // checkPMOwner applies Stripe's rule that a saved card is only used with its
@@ -322,9 +200,6 @@ func checkPMOwner(pm *paymentMethod, customer string) error {
 
 func (e *Emulator) newPaymentIntentLocked(amount int64, currency, customer string, md map[string]string) *stripe.PaymentIntent {
 	id := newID("pi_")
-	if md == nil {
-		md = map[string]string{}
-	}
 	pi := &stripe.PaymentIntent{
 		ID:                 id,
 		Object:             "payment_intent",
@@ -335,7 +210,7 @@ func (e *Emulator) newPaymentIntentLocked(amount int64, currency, customer strin
 		ClientSecret:       id + "_secret_" + randomString(24),
 		Created:            e.now().Unix(),
 		Livemode:           false,
-		Metadata:           md,
+		Metadata:           orEmpty(md),
 		PaymentMethodTypes: []string{"card"},
 		Status:             stripe.PaymentIntentStatusRequiresPaymentMethod,
 	}
@@ -396,14 +271,7 @@ func (e *Emulator) confirmLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paym
 // failPaymentLocked records a failed payment attempt on pi as Stripe does:
 // requires_payment_method, last_payment_error, and (for declines) a failed charge.
 func (e *Emulator) failPaymentLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paymentMethod, ce *CardError, withCharge bool) {
-	lpe := &stripe.Error{
-		Type:          stripe.ErrorTypeCard,
-		Code:          stripe.ErrorCode(ce.Code),
-		DeclineCode:   stripe.DeclineCode(ce.DeclineCode),
-		Msg:           ce.Message,
-		DocURL:        "https://stripe.com/docs/error-codes/" + strings.ReplaceAll(ce.Code, "_", "-"),
-		PaymentMethod: &stripe.PaymentMethod{ID: pm.pm.ID},
-	}
+	lpe := ce.stripeError(pm.pm.ID)
 	var ch *stripe.Charge
 	if withCharge {
 		ch = e.newChargeLocked(pi, pm, ce.DeclineCode)
@@ -481,70 +349,12 @@ func (e *Emulator) newChargeLocked(pi *stripe.PaymentIntent, pm *paymentMethod, 
 	return ch
 }
 
-func (e *Emulator) confirmPaymentIntent(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentIntent)
-	if err != nil {
-		return nil, err
-	}
-	pmID, _, err := c.p.str("payment_method")
-	if err != nil {
-		return nil, err
-	}
-	offSession, _, err := offSessionParam(c.p)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	pi := e.paymentIntents[id]
-	if pi == nil {
-		return nil, notFound(kindPaymentIntent, id)
-	}
-	switch pi.Status {
-	case stripe.PaymentIntentStatusRequiresPaymentMethod, stripe.PaymentIntentStatusRequiresConfirmation, stripe.PaymentIntentStatusRequiresAction:
-	default:
-		ae := invalidRequest(fmt.Sprintf("You cannot confirm this PaymentIntent because it has a status of %s.", pi.Status))
-		ae.code = "payment_intent_unexpected_state"
-		return nil, ae
-	}
-	if pmID == "" && pi.PaymentMethod != nil {
-		pmID = pi.PaymentMethod.ID
-	}
-	if pmID == "" {
-		return nil, invalidParam("payment_method", "You cannot confirm this PaymentIntent because it's missing a payment method.")
-	}
-	pm := e.paymentMethods[pmID]
-	if pm == nil {
-		return nil, noSuchParam("PaymentMethod", pmID, "payment_method")
-	}
-	customer := ""
-	if pi.Customer != nil {
-		customer = pi.Customer.ID
-	}
-	if err := checkPMOwner(pm, customer); err != nil {
-		return nil, err
-	}
-	if ce := e.confirmLocked(c.reqInfo(), pi, pm, offSession, false); ce != nil {
-		return nil, e.cardErrorLocked(pi, pm, ce)
-	}
-	return e.renderResponse(kindPaymentIntent, id, exp)
-}
-
 func (e *Emulator) cancelPaymentIntent(c *call) (any, error) {
 	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentIntent)
-	if err != nil {
+	exp := parseExpand(c.p, kindPaymentIntent, false)
+	reason := c.p.oneOf("cancellation_reason", "duplicate", "fraudulent", "requested_by_customer", "abandoned")
+	if err := c.p.err(); err != nil {
 		return nil, err
-	}
-	reason, _, err := c.p.str("cancellation_reason")
-	if err != nil {
-		return nil, err
-	}
-	switch reason {
-	case "", "duplicate", "fraudulent", "requested_by_customer", "abandoned":
-	default:
-		return nil, invalidParam("cancellation_reason", "Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer or abandoned")
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -553,12 +363,10 @@ func (e *Emulator) cancelPaymentIntent(c *call) (any, error) {
 		return nil, notFound(kindPaymentIntent, id)
 	}
 	if pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled {
-		ae := invalidRequest(fmt.Sprintf("You cannot cancel this PaymentIntent because it has a status of %s.", pi.Status))
-		ae.code = "payment_intent_unexpected_state"
-		return nil, ae
+		return nil, invalidRequest(fmt.Sprintf("You cannot cancel this PaymentIntent because it has a status of %s.", pi.Status)).withCode("payment_intent_unexpected_state")
 	}
 	e.cancelPaymentIntentLocked(c.reqInfo(), pi, reason)
-	return e.renderResponse(kindPaymentIntent, id, exp)
+	return e.renderLocked(kindPaymentIntent, id, exp)
 }
 
 func (e *Emulator) cancelPaymentIntentLocked(ri *reqInfo, pi *stripe.PaymentIntent, reason string) {
@@ -570,25 +378,11 @@ func (e *Emulator) cancelPaymentIntentLocked(ri *reqInfo, pi *stripe.PaymentInte
 }
 
 func (e *Emulator) listPaymentIntents(c *call) (any, error) {
-	q, err := parseListQuery(c.p, kindPaymentIntent)
-	if err != nil {
-		return nil, err
-	}
-	customer, _, err := c.p.str("customer")
-	if err != nil {
-		return nil, err
-	}
-	created, err := parseCreated(c.p)
-	if err != nil {
+	q := parseListQuery(c.p, kindPaymentIntent)
+	if err := c.p.err(); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.listLocked(q, "/v1/payment_intents", kindPaymentIntent, e.piIDs, func(id string) bool {
-		pi := e.paymentIntents[id]
-		if customer != "" && (pi.Customer == nil || pi.Customer.ID != customer) {
-			return false
-		}
-		return created.match(pi.Created)
-	})
+	return e.listLocked(q, "/v1/payment_intents", kindPaymentIntent, e.piIDs, func(string) bool { return true })
 }

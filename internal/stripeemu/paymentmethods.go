@@ -61,16 +61,11 @@ func (e *Emulator) attachLocked(ri *reqInfo, pm *paymentMethod, customerID strin
 
 func (e *Emulator) attachPaymentMethod(c *call) (any, error) {
 	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentMethod)
-	if err != nil {
+	exp := parseExpand(c.p, kindPaymentMethod, false)
+	customer := c.p.str("customer")
+	c.p.need("customer")
+	if err := c.p.err(); err != nil {
 		return nil, err
-	}
-	customer, _, err := c.p.str("customer")
-	if err != nil {
-		return nil, err
-	}
-	if customer == "" {
-		return nil, missingParam("customer")
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -84,13 +79,13 @@ func (e *Emulator) attachPaymentMethod(c *call) (any, error) {
 	if err := e.attachLocked(c.reqInfo(), pm, customer); err != nil {
 		return nil, err
 	}
-	return e.renderResponse(kindPaymentMethod, id, exp)
+	return e.renderLocked(kindPaymentMethod, id, exp)
 }
 
 func (e *Emulator) detachPaymentMethod(c *call) (any, error) {
 	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentMethod)
-	if err != nil {
+	exp := parseExpand(c.p, kindPaymentMethod, false)
+	if err := c.p.err(); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
@@ -109,67 +104,29 @@ func (e *Emulator) detachPaymentMethod(c *call) (any, error) {
 	// A detached card can no longer be the customer's default.
 	if cus := e.liveCustomerLocked(customerID); cus != nil && cus.InvoiceSettings.DefaultPaymentMethod != nil &&
 		cus.InvoiceSettings.DefaultPaymentMethod.ID == id {
-		before, err := e.renderLocked(kindCustomer, customerID, nil)
-		if err != nil {
+		if err := e.changeLocked(c.reqInfo(), kindCustomer, customerID, func() { cus.InvoiceSettings.DefaultPaymentMethod = nil }); err != nil {
 			return nil, err
 		}
-		cus.InvoiceSettings.DefaultPaymentMethod = nil
-		after, err := e.renderLocked(kindCustomer, customerID, nil)
-		if err != nil {
-			return nil, err
-		}
-		e.emitLocked(c.reqInfo(), "customer.updated", kindCustomer, customerID, previousAttributes(before, after))
 	}
-	return e.renderResponse(kindPaymentMethod, id, exp)
+	return e.renderLocked(kindPaymentMethod, id, exp)
 }
 
-// updatePaymentMethod changes a card's expiry, billing details or metadata, as
-// when a customer's bank reissues a card.
+// updatePaymentMethod changes a card's expiry or metadata, as when a
+// customer's bank reissues a card.
 func (e *Emulator) updatePaymentMethod(c *call) (any, error) {
 	id := c.r.PathValue("id")
-	exp, err := expandFor(c, kindPaymentMethod)
-	if err != nil {
-		return nil, err
+	exp := parseExpand(c.p, kindPaymentMethod, false)
+	card := c.p.obj("card")
+	month, hasMonth := card.int("exp_month"), card.has("exp_month")
+	year, hasYear := card.int("exp_year"), card.has("exp_year")
+	if hasYear && year < 100 {
+		year += 2000
 	}
-	card, err := c.p.obj("card")
-	if err != nil {
-		return nil, err
-	}
-	var month, year int64
-	var hasMonth, hasYear bool
-	if card != nil {
-		if month, hasMonth, err = card.integer("exp_month"); err != nil {
-			return nil, invalidParam("card[exp_month]", "Invalid integer.")
-		}
-		if year, hasYear, err = card.integer("exp_year"); err != nil {
-			return nil, invalidParam("card[exp_year]", "Invalid integer.")
-		}
-		if hasMonth && (month < 1 || month > 12) {
-			return nil, invalidParam("card[exp_month]", "Your card's expiration month is invalid.")
-		}
-		if hasYear && year < 100 {
-			year += 2000
-		}
-		if hasYear && (year < int64(e.now().Year()) || year > int64(e.now().Year())+50) {
-			return nil, invalidParam("card[exp_year]", "Your card's expiration year is invalid.")
-		}
-	}
-	bd, err := c.p.obj("billing_details")
-	if err != nil {
-		return nil, err
-	}
-	var name, email string
-	var hasName, hasEmail bool
-	if bd != nil {
-		if name, hasName, err = bd.str("name"); err != nil {
-			return nil, err
-		}
-		if email, hasEmail, err = bd.str("email"); err != nil {
-			return nil, err
-		}
-	}
-	md, hasMD, err := c.p.metadata("metadata")
-	if err != nil {
+	md := c.p.metadata("metadata")
+	now := int64(e.now().Year())
+	c.p.check(hasMonth && (month < 1 || month > 12), invalidParam("card[exp_month]", "Your card's expiration month is invalid."))
+	c.p.check(hasYear && (year < now || year > now+50), invalidParam("card[exp_year]", "Your card's expiration year is invalid."))
+	if err := c.p.err(); err != nil {
 		return nil, err
 	}
 
@@ -182,52 +139,19 @@ func (e *Emulator) updatePaymentMethod(c *call) (any, error) {
 	if pm.pm.Customer == nil {
 		return nil, invalidRequest("You must save this PaymentMethod to a customer before you can update it.")
 	}
-	before, err := e.renderLocked(kindPaymentMethod, id, nil)
+	err := e.changeLocked(c.reqInfo(), kindPaymentMethod, id, func() {
+		if hasMonth {
+			pm.pm.Card.ExpMonth = month
+		}
+		if hasYear {
+			pm.pm.Card.ExpYear = year
+		}
+		if md != nil {
+			pm.pm.Metadata = mergeMetadata(pm.pm.Metadata, md)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	if hasMonth {
-		pm.pm.Card.ExpMonth = month
-	}
-	if hasYear {
-		pm.pm.Card.ExpYear = year
-	}
-	if hasName {
-		pm.pm.BillingDetails.Name = name
-	}
-	if hasEmail {
-		pm.pm.BillingDetails.Email = email
-	}
-	if hasMD {
-		pm.pm.Metadata = mergeMetadata(pm.pm.Metadata, md, len(md) == 0)
-	}
-	after, err := e.renderLocked(kindPaymentMethod, id, nil)
-	if err != nil {
-		return nil, err
-	}
-	if prev := previousAttributes(before, after); len(prev) > 0 {
-		e.emitLocked(c.reqInfo(), "payment_method.updated", kindPaymentMethod, id, prev)
-	}
-	return e.renderResponse(kindPaymentMethod, id, exp)
-}
-
-func (e *Emulator) listPaymentMethods(c *call) (any, error) {
-	q, err := parseListQuery(c.p, kindPaymentMethod)
-	if err != nil {
-		return nil, err
-	}
-	customer, _, err := c.p.str("customer")
-	if err != nil {
-		return nil, err
-	}
-	typ, _, err := c.p.str("type")
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if customer != "" && e.liveCustomerLocked(customer) == nil {
-		return nil, noSuchParam("customer", customer, "customer")
-	}
-	return e.listLocked(q, "/v1/payment_methods", kindPaymentMethod, e.pmIDs, e.pmFilter(customer, typ))
+	return e.renderLocked(kindPaymentMethod, id, exp)
 }

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"math"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/stripe/stripe-go/v76"
@@ -34,24 +33,14 @@ type refField struct {
 }
 
 // refFields lists the expandable references of each kind this emulator knows.
-func refFields(kind string) []refField {
-	switch kind {
-	case kindCustomer:
-		return []refField{{"invoice_settings.default_payment_method", kindPaymentMethod}}
-	case kindSession:
-		return []refField{{"customer", kindCustomer}, {"setup_intent", kindSetupIntent}, {"payment_intent", kindPaymentIntent}}
-	case kindSetupIntent:
-		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}}
-	case kindPaymentMethod:
-		return []refField{{"customer", kindCustomer}}
-	case kindPaymentIntent:
-		return []refField{{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}, {"latest_charge", kindCharge}}
-	case kindCharge:
-		return []refField{{"customer", kindCustomer}, {"payment_intent", kindPaymentIntent}}
-	case kindRefund:
-		return []refField{{"charge", kindCharge}, {"payment_intent", kindPaymentIntent}}
-	}
-	return nil
+var refFields = map[string][]refField{
+	kindCustomer:      {{"invoice_settings.default_payment_method", kindPaymentMethod}},
+	kindSession:       {{"customer", kindCustomer}, {"setup_intent", kindSetupIntent}, {"payment_intent", kindPaymentIntent}},
+	kindSetupIntent:   {{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}},
+	kindPaymentMethod: {{"customer", kindCustomer}},
+	kindPaymentIntent: {{"customer", kindCustomer}, {"payment_method", kindPaymentMethod}, {"latest_charge", kindCharge}},
+	kindCharge:        {{"customer", kindCustomer}, {"payment_intent", kindPaymentIntent}},
+	kindRefund:        {{"charge", kindCharge}, {"payment_intent", kindPaymentIntent}},
 }
 
 // expandTree maps a ref field path to what to expand inside it.
@@ -62,32 +51,27 @@ const maxExpandDepth = 4
 
 // parseExpand reads expand[] for an object of kind; list endpoints pass
 // list=true, where paths start with "data.".
-func parseExpand(p params, kind string, list bool) (expandTree, error) {
-	paths, err := p.strList("expand")
-	if err != nil {
-		return nil, err
-	}
+func parseExpand(p *reader, kind string, list bool) expandTree {
 	tree := expandTree{}
-	for _, path := range paths {
-		rest := path
+	for _, path := range p.strs("expand") {
+		rest, ok := path, true
 		if list {
-			var ok bool
-			if rest, ok = strings.CutPrefix(path, "data."); !ok {
-				return nil, invalidParam("expand", fmt.Sprintf("This property cannot be expanded (%s). You may want to try expanding 'data.%s' instead.", path, path))
-			}
+			rest, ok = strings.CutPrefix(path, "data.")
 		}
-		if strings.Count(rest, ".") >= maxExpandDepth {
-			return nil, invalidParam("expand", fmt.Sprintf("You cannot expand more than %d levels of a property. Property: %s", maxExpandDepth, path))
-		}
-		if err := addExpand(tree, kind, rest, path); err != nil {
-			return nil, err
+		switch {
+		case !ok:
+			p.fail(invalidParam("expand", fmt.Sprintf("This property cannot be expanded (%s). You may want to try expanding 'data.%s' instead.", path, path)))
+		case strings.Count(rest, ".") >= maxExpandDepth:
+			p.fail(invalidParam("expand", fmt.Sprintf("You cannot expand more than %d levels of a property. Property: %s", maxExpandDepth, path)))
+		default:
+			p.fail(addExpand(tree, kind, rest, path))
 		}
 	}
-	return tree, nil
+	return tree
 }
 
 func addExpand(tree expandTree, kind, rest, full string) error {
-	for _, f := range refFields(kind) {
+	for _, f := range refFields[kind] {
 		if rest != f.path && !strings.HasPrefix(rest, f.path+".") {
 			continue
 		}
@@ -175,14 +159,14 @@ func (e *Emulator) renderLocked(kind, id string, exp expandTree) (map[string]any
 	case kindEvent:
 		obj = e.events[id]
 	}
-	if obj == nil || isNilPtr(obj) {
+	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return nil, fmt.Errorf("render %s %s: %w", kind, id, ErrNotFound)
 	}
 	m, err := toMap(obj)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range refFields(kind) {
+	for _, f := range refFields[kind] {
 		if err := e.collapseRef(m, f, exp); err != nil {
 			return nil, err
 		}
@@ -217,22 +201,6 @@ func (e *Emulator) embedErrorPaymentMethodLocked(m map[string]any, key string) {
 			lerr["payment_method"] = pm
 		}
 	}
-}
-
-func isNilPtr(v any) bool {
-	switch t := v.(type) {
-	case *stripe.SetupIntent:
-		return t == nil
-	case *stripe.PaymentIntent:
-		return t == nil
-	case *stripe.Charge:
-		return t == nil
-	case *stripe.Refund:
-		return t == nil
-	case *stripe.Event:
-		return t == nil
-	}
-	return false
 }
 
 // collapseRef replaces the reference at f.path by its id, or by the rendered
@@ -272,38 +240,20 @@ func (e *Emulator) collapseRef(m map[string]any, f refField, exp expandTree) err
 	return nil
 }
 
-// listQuery is a parsed list request: page size, cursors and expansions.
+// listQuery is a parsed list request: page size, cursor and expansions.
 type listQuery struct {
 	limit         int
 	startingAfter string
-	endingBefore  string
 	expand        expandTree
 }
 
-func parseListQuery(p params, kind string) (listQuery, error) {
-	q := listQuery{limit: 10}
-	if n, ok, err := p.integer("limit"); err != nil {
-		return q, err
-	} else if ok {
-		if n < 1 || n > 100 {
-			return q, invalidParam("limit", fmt.Sprintf("Invalid integer: %d. This value must be between 1 and 100.", n))
-		}
-		q.limit = int(n)
+func parseListQuery(p *reader, kind string) listQuery {
+	q := listQuery{limit: 10, startingAfter: p.str("starting_after"), expand: parseExpand(p, kind, true)}
+	if p.has("limit") {
+		q.limit = int(p.int("limit"))
+		p.check(q.limit < 1 || q.limit > 100, invalidParam("limit", fmt.Sprintf("Invalid integer: %d. This value must be between 1 and 100.", q.limit)))
 	}
-	var err error
-	if q.startingAfter, _, err = p.str("starting_after"); err != nil {
-		return q, err
-	}
-	if q.endingBefore, _, err = p.str("ending_before"); err != nil {
-		return q, err
-	}
-	if q.startingAfter != "" && q.endingBefore != "" {
-		return q, invalidRequest("You may only specify one of these parameters: ending_before, starting_after.")
-	}
-	if q.expand, err = parseExpand(p, kind, true); err != nil {
-		return q, err
-	}
-	return q, nil
+	return q
 }
 
 // listLocked pages through ids (oldest first, as stored) newest first, keeping
@@ -312,42 +262,25 @@ func (e *Emulator) listLocked(q listQuery, url, kind string, ids []string, keep 
 	newest := slices.Clone(ids)
 	slices.Reverse(newest)
 
+	from := 0
+	if q.startingAfter != "" {
+		pos := slices.Index(newest, q.startingAfter)
+		if pos < 0 {
+			return nil, invalidParam("starting_after", fmt.Sprintf("No such %s: '%s'", strings.ReplaceAll(kind, "_", ""), q.startingAfter))
+		}
+		from = pos + 1
+	}
 	var page []string
 	hasMore := false
-	switch {
-	case q.endingBefore != "":
-		pos := slices.Index(newest, q.endingBefore)
-		if pos < 0 {
-			return nil, invalidParam("ending_before", fmt.Sprintf("No such %s: '%s'", strings.ReplaceAll(kind, "_", ""), q.endingBefore))
+	for _, id := range newest[from:] {
+		if !keep(id) {
+			continue
 		}
-		var before []string
-		for _, id := range newest[:pos] {
-			if keep(id) {
-				before = append(before, id)
-			}
+		if len(page) == q.limit {
+			hasMore = true
+			break
 		}
-		// The page just before the cursor: the last `limit` items preceding it.
-		start := max(len(before)-q.limit, 0)
-		page, hasMore = before[start:], start > 0
-	default:
-		from := 0
-		if q.startingAfter != "" {
-			pos := slices.Index(newest, q.startingAfter)
-			if pos < 0 {
-				return nil, invalidParam("starting_after", fmt.Sprintf("No such %s: '%s'", strings.ReplaceAll(kind, "_", ""), q.startingAfter))
-			}
-			from = pos + 1
-		}
-		for _, id := range newest[from:] {
-			if !keep(id) {
-				continue
-			}
-			if len(page) == q.limit {
-				hasMore = true
-				break
-			}
-			page = append(page, id)
-		}
+		page = append(page, id)
 	}
 	data := make([]any, 0, len(page))
 	for _, id := range page {
@@ -360,106 +293,50 @@ func (e *Emulator) listLocked(q listQuery, url, kind string, ids []string, keep 
 	return map[string]any{"object": "list", "data": data, "has_more": hasMore, "url": url}, nil
 }
 
-// createdRange is a filter on "created": an exact value or gt/gte/lt/lte.
-type createdRange struct {
-	set              bool
-	gt, gte, lt, lte int64
-	hasGt, hasGte    bool
-	hasLt, hasLte    bool
-	exact            int64
-	hasExact         bool
+// createdRange is a filter on "created": an exact value or gt/gte/lt/lte,
+// kept as inclusive bounds.
+type createdRange struct{ lo, hi int64 }
+
+func parseCreated(p *reader) createdRange {
+	r := createdRange{lo: math.MinInt64, hi: math.MaxInt64}
+	if _, exact := p.p["created"].(string); exact {
+		r.lo = p.int("created")
+		r.hi = r.lo
+		return r
+	}
+	c := p.obj("created")
+	if c.has("gt") {
+		r.lo = c.int("gt") + 1
+	}
+	if c.has("gte") {
+		r.lo = max(r.lo, c.int("gte"))
+	}
+	if c.has("lt") {
+		r.hi = c.int("lt") - 1
+	}
+	if c.has("lte") {
+		r.hi = min(r.hi, c.int("lte"))
+	}
+	return r
 }
 
-func parseCreated(p params) (createdRange, error) {
-	var r createdRange
-	v, ok := p["created"]
-	if !ok {
-		return r, nil
-	}
-	r.set = true
-	switch t := v.(type) {
-	case string:
-		n, err := strconv.ParseInt(t, 10, 64)
-		if err != nil {
-			return r, invalidParam("created", "Invalid integer: "+t)
-		}
-		r.exact, r.hasExact = n, true
-		return r, nil
-	case params:
-		for k, raw := range t {
-			s, ok := raw.(string)
-			if !ok {
-				return r, invalidParam("created["+k+"]", "Invalid integer.")
-			}
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return r, invalidParam("created["+k+"]", "Invalid integer: "+s)
-			}
-			switch k {
-			case "gt":
-				r.gt, r.hasGt = n, true
-			case "gte":
-				r.gte, r.hasGte = n, true
-			case "lt":
-				r.lt, r.hasLt = n, true
-			case "lte":
-				r.lte, r.hasLte = n, true
-			default:
-				return r, invalidParam("created["+k+"]", "Received unknown parameter: created["+k+"]")
-			}
-		}
-		return r, nil
-	}
-	return r, invalidParam("created", "Invalid created: expected an integer or a hash of gt, gte, lt, lte.")
-}
-
-func (r createdRange) match(t int64) bool {
-	switch {
-	case r.hasExact && t != r.exact,
-		r.hasGt && t <= r.gt,
-		r.hasGte && t < r.gte,
-		r.hasLt && t >= r.lt,
-		r.hasLte && t > r.lte:
-		return false
-	}
-	return true
-}
-
-// expandFor parses expand[] of a single-object request.
-func expandFor(c *call, kind string) (expandTree, error) {
-	return parseExpand(c.p, kind, false)
-}
-
-// renderResponse renders an object for an API answer.
-func (e *Emulator) renderResponse(kind, id string, exp expandTree) (any, error) {
-	m, err := e.renderLocked(kind, id, exp)
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
-}
+func (r createdRange) match(t int64) bool { return t >= r.lo && t <= r.hi }
 
 // notFound maps a missing object to Stripe's 404.
 func notFound(kind, id string) *apiError {
-	names := map[string]string{
-		kindCustomer: "customer", kindSession: "checkout.session", kindSetupIntent: "setup_intent",
-		kindPaymentMethod: "PaymentMethod", kindPaymentIntent: "payment_intent", kindCharge: "charge", kindRefund: "refund", kindEvent: "event",
+	if kind == kindPaymentMethod {
+		kind = "PaymentMethod" // Stripe's spelling in this one message
 	}
-	ae := noSuch(names[kind], id, "id")
-	ae.status = http.StatusNotFound
-	return ae
+	return noSuch(kind, id, "id")
 }
-
-// jsonEqual compares two decoded JSON values.
-func jsonEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 // retrieve is the GET /v1/{objects}/{id} handler of a kind: the object,
 // expanded as asked, or Stripe's resource_missing error.
 func (e *Emulator) retrieve(kind string, existsLocked func(id string) bool) route {
 	return func(c *call) (any, error) {
 		id := c.r.PathValue("id")
-		exp, err := expandFor(c, kind)
-		if err != nil {
+		exp := parseExpand(c.p, kind, false)
+		if err := c.p.err(); err != nil {
 			return nil, err
 		}
 		e.mu.Lock()
@@ -467,6 +344,6 @@ func (e *Emulator) retrieve(kind string, existsLocked func(id string) bool) rout
 		if !existsLocked(id) {
 			return nil, notFound(kind, id)
 		}
-		return e.renderResponse(kind, id, exp)
+		return e.renderLocked(kind, id, exp)
 	}
 }
