@@ -82,7 +82,7 @@ button.secondary{background:#fff;color:#df1b41;border:1px solid #df1b41;margin-t
 {{with .Err "billingName"}}<div class="field-error" id="billingName-error" role="alert">{{.}}</div>{{end}}
 
 <button type="submit" id="submit">{{if .Setup}}Save card{{else}}Pay{{end}}</button>
-<p class="hint">Local Stripe emulator: use a test card such as 4242 4242 4242 4242, any future expiry and any CVC.</p>
+<p class="hint">Local Stripe emulator: use a test card such as 4242 4242 4242 4242, any future expiry and a 3-digit CVC (4 digits for American Express).</p>
 </form>
 </div>
 </main>
