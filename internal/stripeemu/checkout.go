@@ -92,6 +92,10 @@ func (e *Emulator) createSession(c *call) (any, error) {
 	sess.s.URL = e.publicURL + "/c/pay/" + id
 	e.sessions[id] = sess
 	e.sessionIDs = append(e.sessionIDs, id)
+	if sess.s.Mode == stripe.CheckoutSessionModeSetup {
+		// Stripe creates a setup session's SetupIntent with the session.
+		e.sessionSetupIntentLocked(c.reqInfo(), sess)
+	}
 	return e.renderLocked(kindSession, id, exp)
 }
 
@@ -301,7 +305,7 @@ func (e *Emulator) attemptCheckout(sessionID string, cd cardDetails, auth authSt
 
 // setupAttemptLocked saves the card through the session's SetupIntent.
 func (e *Emulator) setupAttemptLocked(s *session, pm *paymentMethod, auth authStep) error {
-	si := e.sessionSetupIntentLocked(s)
+	si := e.sessionSetupIntentLocked(nil, s)
 	var ce *CardError
 	switch {
 	case pm.behavior.declineCode != "":
@@ -328,9 +332,9 @@ func (e *Emulator) setupAttemptLocked(s *session, pm *paymentMethod, auth authSt
 	return nil
 }
 
-// sessionSetupIntentLocked returns the session's SetupIntent, creating it on the
-// first attempt.
-func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
+// sessionSetupIntentLocked returns the session's SetupIntent, creating it if
+// missing (sessions saved before it was created with the session).
+func (e *Emulator) sessionSetupIntentLocked(ri *reqInfo, s *session) *stripe.SetupIntent {
 	if s.s.SetupIntent != nil {
 		if si := e.setupIntents[s.s.SetupIntent.ID]; si != nil {
 			return si
@@ -356,7 +360,7 @@ func (e *Emulator) sessionSetupIntentLocked(s *session) *stripe.SetupIntent {
 	}
 	e.setupIntents[id] = si
 	s.s.SetupIntent = &stripe.SetupIntent{ID: id}
-	e.emitLocked(nil, "setup_intent.created", kindSetupIntent, id, nil)
+	e.emitLocked(ri, "setup_intent.created", kindSetupIntent, id, nil)
 	return si
 }
 

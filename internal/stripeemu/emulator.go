@@ -16,9 +16,9 @@
 // Behaviour worth knowing:
 //   - Test cards follow DESIGN.md's table; any other Luhn-valid number
 //     behaves like 4242 4242 4242 4242.
-//   - A session's SetupIntent or PaymentIntent is created at the first card
-//     attempt (Stripe creates payment intents lazily too), so setup_intent is
-//     null on a session nobody has tried to pay yet.
+//   - A setup session's SetupIntent is created with the session, as on
+//     Stripe; a payment session's PaymentIntent at the first card attempt
+//     (Stripe creates those lazily too).
 //   - Sessions expire lazily: when read after expires_at, they turn expired and
 //     emit checkout.session.expired then.
 //   - Each event is delivered by its own goroutine, so deliveries are not
