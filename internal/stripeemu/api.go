@@ -158,8 +158,7 @@ func (e *Emulator) unknownRoute(c *call) (any, error) {
 type idemEntry struct {
 	method, path, fingerprint string
 	created                   time.Time
-	done                      chan struct{} // closed once the first request finished
-	saved                     bool
+	saved                     bool // false while the first request runs
 	status                    int
 	body                      []byte
 }
@@ -168,68 +167,59 @@ type idemEntry struct {
 const idemTTL = 24 * time.Hour
 
 // idempotent runs fn once per (API key, idempotency key): a repeat with the
-// same method, path and params replays the saved answer; one with different
-// params is an idempotency_error. A concurrent repeat waits for the first.
+// same method, path and params replays the saved answer, 5xx included; one
+// with different params is an idempotency_error, and one arriving while the
+// first still runs is Stripe's 409 idempotency_error (stripe-go retries it).
 func (e *Emulator) idempotent(c *call, fn func() (int, []byte)) (int, []byte, bool) {
 	k := c.apiKey + "\x00" + c.idemKey
 	fp := c.p.p.canonical()
-	for {
-		e.idemMu.Lock()
-		now := e.now()
-		if now.Sub(e.idemSwept) > time.Minute {
-			for key, ent := range e.idem {
-				if ent.saved && now.Sub(ent.created) > idemTTL {
-					delete(e.idem, key)
-				}
+	e.idemMu.Lock()
+	now := e.now()
+	if now.Sub(e.idemSwept) > time.Minute {
+		for key, ent := range e.idem {
+			if ent.saved && now.Sub(ent.created) > idemTTL {
+				delete(e.idem, key)
 			}
-			e.idemSwept = now
 		}
-		ent := e.idem[k]
-		if ent != nil && ent.saved && now.Sub(ent.created) > idemTTL {
-			delete(e.idem, k)
-			ent = nil
-		}
-		if ent == nil {
-			ent = &idemEntry{method: c.r.Method, path: c.r.URL.Path, fingerprint: fp, created: now, done: make(chan struct{})}
-			e.idem[k] = ent
-			e.idemMu.Unlock()
-
-			status, body := fn()
-
-			e.idemMu.Lock()
-			// As on Stripe, requests rejected before they did anything (bad
-			// params, unknown ids, server errors) are not saved and may be retried.
-			if status < 400 || status == http.StatusPaymentRequired {
-				ent.saved, ent.status, ent.body = true, status, body
-			} else {
-				delete(e.idem, k)
-			}
-			close(ent.done)
-			e.idemMu.Unlock()
-			return status, body, false
-		}
-		e.idemMu.Unlock()
-
-		if ent.method != c.r.Method || ent.path != c.r.URL.Path || ent.fingerprint != fp {
-			ae := &apiError{status: http.StatusBadRequest, typ: "idempotency_error",
-				message: fmt.Sprintf("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '%s' if you meant to execute a different request.", c.idemKey)}
-			s, b := encode(ae.status, ae.body())
-			return s, b, false
-		}
-		select {
-		case <-ent.done:
-		case <-c.r.Context().Done():
-			ae := &apiError{status: http.StatusConflict, typ: "idempotency_error",
-				message: "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through)."}
-			s, b := encode(ae.status, ae.body())
-			return s, b, false
-		}
-		e.idemMu.Lock()
-		saved, status, body := ent.saved, ent.status, ent.body
-		e.idemMu.Unlock()
-		if saved {
-			return status, bytes.Clone(body), true
-		}
-		// The first request was not saved (it failed validation): run this one.
+		e.idemSwept = now
 	}
+	ent := e.idem[k]
+	if ent != nil && ent.saved && now.Sub(ent.created) > idemTTL {
+		ent = nil
+	}
+	if ent == nil {
+		ent = &idemEntry{method: c.r.Method, path: c.r.URL.Path, fingerprint: fp, created: now}
+		e.idem[k] = ent
+		e.idemMu.Unlock()
+
+		status, body := fn()
+
+		e.idemMu.Lock()
+		defer e.idemMu.Unlock()
+		// As on Stripe, requests rejected before they did anything (bad
+		// params, unknown ids) are not saved and may be retried; answers of
+		// an endpoint that ran, server errors included, are.
+		if status < 400 || status == http.StatusPaymentRequired || status >= 500 {
+			ent.saved, ent.status, ent.body = true, status, body
+		} else {
+			delete(e.idem, k)
+		}
+		return status, body, false
+	}
+	saved, status, body := ent.saved, ent.status, bytes.Clone(ent.body)
+	e.idemMu.Unlock()
+
+	var ae *apiError
+	switch {
+	case ent.method != c.r.Method || ent.path != c.r.URL.Path || ent.fingerprint != fp:
+		ae = &apiError{status: http.StatusBadRequest, typ: "idempotency_error",
+			message: fmt.Sprintf("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '%s' if you meant to execute a different request.", c.idemKey)}
+	case !saved:
+		ae = &apiError{status: http.StatusConflict, typ: "idempotency_error",
+			message: "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): " + c.idemKey + ". Please try again later."}
+	default:
+		return status, body, true
+	}
+	s, b := encode(ae.status, ae.body())
+	return s, b, false
 }

@@ -2,6 +2,7 @@ package stripeemu_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -113,7 +114,8 @@ func TestIdempotency(t *testing.T) {
 		t.Fatalf("other api key: %d %v", code, m)
 	}
 
-	// Concurrent requests with one key execute once.
+	// Concurrent requests with one key execute once: the others replay it
+	// or, while it runs, get Stripe's 409 (which stripe-go retries).
 	var wg sync.WaitGroup
 	ids := make([]string, 8)
 	for i := range ids {
@@ -124,6 +126,10 @@ func TestIdempotency(t *testing.T) {
 				Params: stripe.Params{IdempotencyKey: stripe.String("key-concurrent")},
 				Email:  stripe.String("c@example.com"),
 			})
+			var se *stripe.Error
+			if errors.As(err, &se) && se.Type == stripe.ErrorTypeIdempotency && se.HTTPStatusCode == 409 {
+				return
+			}
 			if err != nil {
 				t.Error(err)
 				return
@@ -133,7 +139,7 @@ func TestIdempotency(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		if id != ids[0] {
+		if id != "" && ids[0] != "" && id != ids[0] {
 			t.Fatalf("concurrent ids differ: %v", ids)
 		}
 	}

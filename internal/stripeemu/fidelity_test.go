@@ -1,7 +1,10 @@
 package stripeemu_test
 
 import (
+	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/stripe/stripe-go/v76"
@@ -37,3 +40,84 @@ func TestSetupSessionHasItsSetupIntentFromCreation(t *testing.T) {
 		t.Errorf("setup intent after the card = %v, want succeeded", got)
 	}
 }
+
+// hookClock is a clock that runs a hook at its n-th reading, so a test can
+// hold a request inside its endpoint (or make the endpoint fail) at a known
+// point. Each API request reads it once before its endpoint runs (the
+// idempotency layer) and POST /v1/checkout/sessions once inside, before it
+// takes the emulator's lock.
+type hookClock struct {
+	mu    sync.Mutex
+	calls int
+	hooks map[int]func()
+}
+
+func (c *hookClock) Now() time.Time {
+	c.mu.Lock()
+	c.calls++
+	hook := c.hooks[c.calls]
+	c.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+}
+
+// A request whose idempotency key is still in flight gets Stripe's 409
+// idempotency_error at once instead of waiting; once the first finished, a
+// repeat replays it.
+func TestIdempotencyKeyInFlightIsAConflict(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	clock := &hookClock{hooks: map[int]func(){2: func() { close(entered); <-release }}}
+	env := newEnv(t, stripeemu.Options{Now: clock.Now})
+	hdr := map[string]string{"Idempotency-Key": "k-flight"}
+	type answer struct {
+		code int
+		m    map[string]any
+	}
+	first := make(chan answer, 1)
+	go func() {
+		code, _, m := env.do("POST", "/v1/checkout/sessions", sessionBody, hdr)
+		first <- answer{code, m}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached its endpoint")
+	}
+	code, h, m := env.do("POST", "/v1/checkout/sessions", sessionBody, hdr)
+	close(release)
+	errObj, _ := m["error"].(map[string]any)
+	if code != http.StatusConflict || errObj["type"] != "idempotency_error" || h.Get("Idempotent-Replayed") != "" {
+		t.Errorf("repeat while in flight = %d %v, want 409 idempotency_error", code, m)
+	}
+	a := <-first
+	if a.code != http.StatusOK {
+		t.Fatalf("first request = %d %v", a.code, a.m)
+	}
+	code, h, m = env.do("POST", "/v1/checkout/sessions", sessionBody, hdr)
+	if code != http.StatusOK || m["id"] != a.m["id"] || h.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("repeat after the first finished = %d %v replayed=%q, want %v replayed", code, m["id"], h.Get("Idempotent-Replayed"), a.m["id"])
+	}
+}
+
+// Stripe saves a 5xx answer under its idempotency key and replays it, so a
+// retry with the same key never runs the request a second time.
+func TestIdempotencyReplaysServerErrors(t *testing.T) {
+	clock := &hookClock{hooks: map[int]func(){2: func() { panic("endpoint failure for the test") }}}
+	env := newEnv(t, stripeemu.Options{Now: clock.Now})
+	hdr := map[string]string{"Idempotency-Key": "k-500"}
+	code, _, m := env.do("POST", "/v1/checkout/sessions", sessionBody, hdr)
+	if code != http.StatusInternalServerError {
+		t.Fatalf("first = %d %v, want 500", code, m)
+	}
+	code, h, m := env.do("POST", "/v1/checkout/sessions", sessionBody, hdr)
+	if code != http.StatusInternalServerError || h.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry with the key = %d %v replayed=%q, want the saved 500", code, m, h.Get("Idempotent-Replayed"))
+	}
+	if code, _, m := env.do("POST", "/v1/checkout/sessions", sessionBody, map[string]string{"Idempotency-Key": "k-other"}); code != http.StatusOK {
+		t.Errorf("another key = %d %v, want 200", code, m)
+	}
+}
+
+const sessionBody = "mode=setup&currency=usd&success_url=https%3A%2F%2Fshop.example%2Fok"

@@ -153,10 +153,8 @@ func (e *Emulator) unmarshalStateLocked(b []byte) error {
 	e.idemMu.Lock()
 	e.idem = map[string]*idemEntry{}
 	for k, ent := range s.Idempotency {
-		done := make(chan struct{})
-		close(done)
 		e.idem[k] = &idemEntry{method: ent.Method, path: ent.Path, fingerprint: ent.Fingerprint, created: ent.Created,
-			done: done, saved: true, status: ent.Status, body: ent.Body}
+			saved: true, status: ent.Status, body: ent.Body}
 	}
 	e.idemMu.Unlock()
 	return nil
