@@ -121,3 +121,33 @@ func TestIdempotencyReplaysServerErrors(t *testing.T) {
 }
 
 const sessionBody = "mode=setup&currency=usd&success_url=https%3A%2F%2Fshop.example%2Fok"
+
+// An off-session charge that the issuer declines for want of authentication
+// leaves a failed Charge on Stripe, as any decline does.
+func TestOffSessionAuthenticationRequiredLeavesAFailedCharge(t *testing.T) {
+	env := newEnv(t, stripeemu.Options{})
+	cus, _ := completedSetupWith(t, env, "4000002760003184")
+	pms := env.sc.Customers.ListPaymentMethods(&stripe.CustomerListPaymentMethodsParams{Customer: stripe.String(cus.ID), Type: stripe.String("card")})
+	if !pms.Next() {
+		t.Fatal("no saved card")
+	}
+	_, err := env.chargeOffSession(cus.ID, pms.PaymentMethod().ID, 1099)
+	se := stripeErr(t, err)
+	if se.Code != stripe.ErrorCodeAuthenticationRequired || se.ChargeID == "" || se.PaymentIntent == nil {
+		t.Fatalf("error = code %s charge %q, want authentication_required with a charge", se.Code, se.ChargeID)
+	}
+	ch, err := env.sc.Charges.Get(se.ChargeID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Status != stripe.ChargeStatusFailed || ch.FailureCode != "authentication_required" || ch.Outcome == nil || ch.Outcome.Reason != "authentication_required" {
+		t.Errorf("charge = status %s failure %s outcome %+v, want failed for authentication_required", ch.Status, ch.FailureCode, ch.Outcome)
+	}
+	pi, err := env.sc.PaymentIntents.Get(se.PaymentIntent.ID, nil)
+	if err != nil || pi.LatestCharge == nil || pi.LatestCharge.ID != ch.ID || pi.LastPaymentError == nil || pi.LastPaymentError.ChargeID != ch.ID {
+		t.Errorf("payment intent = %+v (err %v), want latest_charge and last_payment_error.charge %s", pi, err, ch.ID)
+	}
+	if types := env.eventTypes(); !inOrder(types, []string{"charge.failed", "payment_intent.payment_failed"}) {
+		t.Errorf("events = %v, want charge.failed then payment_intent.payment_failed", types)
+	}
+}

@@ -247,7 +247,8 @@ func (e *Emulator) confirmLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paym
 		return nil
 	}
 	if ce != nil {
-		e.failPaymentLocked(ri, pi, pm, ce, ce.Code != "authentication_required")
+		// Both declines leave a failed charge, authentication_required too.
+		e.failPaymentLocked(ri, pi, pm, ce, true)
 		return ce
 	}
 
@@ -275,6 +276,7 @@ func (e *Emulator) failPaymentLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *
 	var ch *stripe.Charge
 	if withCharge {
 		ch = e.newChargeLocked(pi, pm, ce.DeclineCode)
+		ch.FailureCode = ce.Code
 		lpe.ChargeID = ch.ID
 		pi.LatestCharge = &stripe.Charge{ID: ch.ID}
 	}
