@@ -165,7 +165,7 @@ func validRedirectURL(s string) bool {
 }
 
 // sessionLocked returns a session, first expiring it if its time has passed
-// (Stripe expires sessions in the background; lazily is indistinguishable).
+// (the sweep may not have run yet).
 func (e *Emulator) sessionLocked(id string) *session {
 	s := e.sessions[id]
 	if s != nil && s.s.Status == stripe.CheckoutSessionStatusOpen && e.now().Unix() >= s.s.ExpiresAt {

@@ -19,8 +19,9 @@
 //   - A setup session's SetupIntent is created with the session, as on
 //     Stripe; a payment session's PaymentIntent at the first card attempt
 //     (Stripe creates those lazily too).
-//   - Sessions expire lazily: when read after expires_at, they turn expired and
-//     emit checkout.session.expired then.
+//   - Sessions past expires_at (on Options.Now's clock) turn expired and emit
+//     checkout.session.expired by themselves, from a sweep every
+//     SessionSweep, or sooner when read.
 //   - Each event is delivered by its own goroutine, so deliveries are not
 //     ordered, as on Stripe.
 //   - State lives in memory, and with Options.State it is also saved before
@@ -86,6 +87,9 @@ type Options struct {
 	MerchantName string
 	// Now is the clock (default time.Now); tests move it to expire sessions.
 	Now func() time.Time
+	// SessionSweep is how often open sessions past expires_at are expired
+	// in the background (default 30s); Close stops the sweep.
+	SessionSweep time.Duration
 	// State, when set, keeps the state across restarts: call Restore before
 	// serving; every request that may change the state saves it before
 	// answering. Nil keeps everything in memory only.
@@ -174,6 +178,9 @@ func New(opts Options) *Emulator {
 	if opts.MaxConcurrentDeliveries <= 0 {
 		opts.MaxConcurrentDeliveries = 16
 	}
+	if opts.SessionSweep <= 0 {
+		opts.SessionSweep = 30 * time.Second
+	}
 	if opts.MerchantName == "" {
 		opts.MerchantName = "Storefront"
 	}
@@ -189,7 +196,7 @@ func New(opts Options) *Emulator {
 		client = &http.Client{Timeout: opts.DeliveryTimeout}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Emulator{
+	e := &Emulator{
 		opts:           opts,
 		log:            logger,
 		client:         client,
@@ -209,6 +216,31 @@ func New(opts Options) *Emulator {
 		ctx:            ctx,
 		cancel:         cancel,
 		sem:            make(chan struct{}, opts.MaxConcurrentDeliveries),
+	}
+	e.wg.Add(1)
+	go e.sweepSessions()
+	return e
+}
+
+// sweepSessions expires the sessions whose time has passed, as Stripe does
+// without being asked, until Close.
+func (e *Emulator) sweepSessions() {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.opts.SessionSweep)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		e.mu.Lock()
+		for _, id := range e.sessionIDs {
+			e.sessionLocked(id)
+		}
+		// Saves only if a session expired; the error is logged by commitLocked.
+		_ = e.commitLocked(e.ctx, false)
+		e.mu.Unlock()
 	}
 }
 

@@ -1,6 +1,7 @@
 package stripeemu_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"sync"
 	"testing"
@@ -150,4 +151,32 @@ func TestOffSessionAuthenticationRequiredLeavesAFailedCharge(t *testing.T) {
 	if types := env.eventTypes(); !inOrder(types, []string{"charge.failed", "payment_intent.payment_failed"}) {
 		t.Errorf("events = %v, want charge.failed then payment_intent.payment_failed", types)
 	}
+}
+
+// Sessions past expires_at expire by themselves, as on Stripe: the endpoint
+// hears checkout.session.expired though nobody read the session.
+func TestSessionsExpireWithoutBeingRead(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	hook := newHookReceiver(t, nil)
+	env := newEnv(t, stripeemu.Options{Now: clock.Now, WebhookURL: hook.srv.URL, SessionSweep: 5 * time.Millisecond})
+	sess := env.setupSession("")
+	clock.Add(24*time.Hour + time.Second)
+	// Deliveries are concurrent: wait for both events the expiry causes.
+	waitFor(t, 10*time.Second, "checkout.session.expired and setup_intent.canceled", func() bool {
+		return contains(eventTypesOf(hook.events()), "checkout.session.expired") && contains(eventTypesOf(hook.events()), "setup_intent.canceled")
+	})
+	for _, ev := range hook.events() {
+		var s stripe.CheckoutSession
+		if ev.Type == "checkout.session.expired" && (json.Unmarshal(ev.Data.Raw, &s) != nil || s.ID != sess.ID || s.Status != stripe.CheckoutSessionStatusExpired) {
+			t.Errorf("checkout.session.expired carries %s status %s, want %s expired", s.ID, s.Status, sess.ID)
+		}
+	}
+}
+
+func eventTypesOf(evs []stripe.Event) []string {
+	var types []string
+	for _, ev := range evs {
+		types = append(types, string(ev.Type))
+	}
+	return types
 }
