@@ -133,8 +133,10 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 	if err != nil {
 		t.Fatal(err)
 	}
-	noRetries := int64(0)
-	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &noRetries, Observer: m, Timeout: stripe.timeout, Logger: log})
+	// stripe-go's own retries, as in production: Stripe answers a request
+	// whose idempotency key is in flight with 409, which stripe-go retries.
+	retries := int64(2)
+	h.gateway = stripeapi.New(stripeapi.Config{SecretKey: "sk_test_harness", APIBase: stripe.server.URL, MaxNetworkRetries: &retries, Observer: m, Timeout: stripe.timeout, Logger: log})
 	var handler http.Handler
 	h.store = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.store.Close)
