@@ -175,19 +175,8 @@ func (e *Emulator) idempotent(c *call, fn func() (int, []byte)) (int, []byte, bo
 	fp := c.p.p.canonical()
 	e.idemMu.Lock()
 	now := e.now()
-	if now.Sub(e.idemSwept) > time.Minute {
-		for key, ent := range e.idem {
-			if ent.saved && now.Sub(ent.created) > idemTTL {
-				delete(e.idem, key)
-			}
-		}
-		e.idemSwept = now
-	}
 	ent := e.idem[k]
-	if ent != nil && ent.saved && now.Sub(ent.created) > idemTTL {
-		ent = nil
-	}
-	if ent == nil {
+	if ent == nil || ent.saved && now.Sub(ent.created) > idemTTL {
 		ent = &idemEntry{method: c.r.Method, path: c.r.URL.Path, fingerprint: fp, created: now}
 		e.idem[k] = ent
 		e.idemMu.Unlock()

@@ -87,8 +87,7 @@ type Options struct {
 	MerchantName string
 	// Now is the clock (default time.Now); tests move it to expire sessions.
 	Now func() time.Time
-	// SessionSweep is how often open sessions past expires_at are expired
-	// in the background (default 30s); Close stops the sweep.
+	// SessionSweep is how often sessions past expires_at expire (default 30s).
 	SessionSweep time.Duration
 	// State, when set, keeps the state across restarts: call Restore before
 	// serving; every request that may change the state saves it before
@@ -129,9 +128,8 @@ type Emulator struct {
 	// that names them is durable.
 	owed []string
 
-	idemMu    sync.Mutex
-	idem      map[string]*idemEntry
-	idemSwept time.Time
+	idemMu sync.Mutex
+	idem   map[string]*idemEntry
 
 	dmu        sync.Mutex
 	deliveries []Delivery
@@ -158,7 +156,8 @@ type paymentMethod struct {
 	pm       *stripe.PaymentMethod
 	behavior cardBehavior
 	// detached: Stripe refuses to attach a detached payment method again.
-	detached bool
+	detached    bool
+	declineNext string // decline code of the next off-session charge
 }
 
 // New returns an Emulator configured by opts, with defaults filled in.
@@ -218,13 +217,13 @@ func New(opts Options) *Emulator {
 		sem:            make(chan struct{}, opts.MaxConcurrentDeliveries),
 	}
 	e.wg.Add(1)
-	go e.sweepSessions()
+	go e.sweep()
 	return e
 }
 
-// sweepSessions expires the sessions whose time has passed, as Stripe does
-// without being asked, until Close.
-func (e *Emulator) sweepSessions() {
+// sweep expires the sessions whose time has passed, as Stripe does without
+// being asked, and forgets old idempotency keys, until Close.
+func (e *Emulator) sweep() {
 	defer e.wg.Done()
 	tick := time.NewTicker(e.opts.SessionSweep)
 	defer tick.Stop()
@@ -238,8 +237,10 @@ func (e *Emulator) sweepSessions() {
 		for _, id := range e.sessionIDs {
 			e.sessionLocked(id)
 		}
-		// Saves only if a session expired; the error is logged by commitLocked.
-		_ = e.commitLocked(e.ctx, false)
+		e.idemMu.Lock()
+		maps.DeleteFunc(e.idem, func(_ string, ent *idemEntry) bool { return ent.saved && e.now().Sub(ent.created) > idemTTL })
+		e.idemMu.Unlock()
+		_ = e.commitLocked(e.ctx, false) // saves if a session expired; logs its error
 		e.mu.Unlock()
 	}
 }
@@ -309,6 +310,7 @@ func (e *Emulator) Handler() http.Handler {
 	api("GET /v1/events", e.listEvents)
 	api("GET /v1/events/{id}", e.retrieve(kindEvent, func(id string) bool { return e.events[id] != nil }))
 
+	api("POST /_test/payment_methods/{id}/{action}", e.testControl)
 	// Everything else under /v1/ gets Stripe's "Unrecognized request URL".
 	api("/v1/", e.unknownRoute)
 

@@ -180,3 +180,63 @@ func eventTypesOf(evs []stripe.Event) []string {
 	}
 	return types
 }
+
+// The test-only controls make a saved card's next off-session charge fail
+// and play the card account updater; only the emulator's own key reaches them.
+func TestTestControls(t *testing.T) {
+	env := newEnv(t, stripeemu.Options{SecretKey: "sk_test_123"})
+	cus, _ := completedSetupWith(t, env, "4242424242424242")
+	pms := env.sc.Customers.ListPaymentMethods(&stripe.CustomerListPaymentMethodsParams{Customer: stripe.String(cus.ID), Type: stripe.String("card")})
+	if !pms.Next() {
+		t.Fatal("no saved card")
+	}
+	pmID := pms.PaymentMethod().ID
+	base := "/_test/payment_methods/" + pmID
+
+	if code, _, m := env.do("POST", base+"/decline_next", "decline_code=insufficient_funds", nil); code != http.StatusOK {
+		t.Fatalf("decline_next = %d %v", code, m)
+	}
+	_, err := env.chargeOffSession(cus.ID, pmID, 1099)
+	if se := stripeErr(t, err); se.Code != stripe.ErrorCodeCardDeclined || se.DeclineCode != "insufficient_funds" || se.ChargeID == "" {
+		t.Errorf("charge after decline_next = %s/%s charge %q, want card_declined/insufficient_funds", se.Code, se.DeclineCode, se.ChargeID)
+	}
+	if pi, err := env.chargeOffSession(cus.ID, pmID, 1099); err != nil || pi.Status != stripe.PaymentIntentStatusSucceeded {
+		t.Errorf("the charge after = %v, %v; want succeeded (decline_next is for one charge)", pi, err)
+	}
+
+	if code, _, m := env.do("POST", base+"/update_expiry", "exp_month=3&exp_year=2031", nil); code != http.StatusOK {
+		t.Fatalf("update_expiry = %d %v", code, m)
+	}
+	pm, err := env.sc.PaymentMethods.Get(pmID, nil)
+	if err != nil || pm.Card.ExpMonth != 3 || pm.Card.ExpYear != 2031 {
+		t.Errorf("card after update_expiry = %v (err %v), want 3/2031", pm, err)
+	}
+	if types := env.eventTypes(); !contains(types, "payment_method.automatically_updated") {
+		t.Errorf("events = %v, want payment_method.automatically_updated", types)
+	}
+
+	for _, tc := range []struct {
+		path, body, key string
+		want            int
+	}{
+		{base + "/decline_next", "decline_code=nonsense", "", http.StatusBadRequest},
+		{base + "/decline_next", "", "", http.StatusBadRequest},
+		{base + "/update_expiry", "exp_month=13&exp_year=2031", "", http.StatusBadRequest},
+		{"/_test/payment_methods/pm_missing/decline_next", "decline_code=lost_card", "", http.StatusNotFound},
+		{base + "/explode", "", "", http.StatusNotFound},
+		{base + "/decline_next", "decline_code=lost_card", "Bearer sk_test_other", http.StatusUnauthorized},
+	} {
+		hdr := map[string]string{}
+		if tc.key != "" {
+			hdr["Authorization"] = tc.key
+		}
+		if code, _, m := env.do("POST", tc.path, tc.body, hdr); code != tc.want {
+			t.Errorf("POST %s %q = %d %v, want %d", tc.path, tc.body, code, m, tc.want)
+		}
+	}
+	// An emulator without a key of its own has no controls.
+	open := newEnv(t, stripeemu.Options{})
+	if code, _, _ := open.do("POST", base+"/decline_next", "decline_code=lost_card", nil); code != http.StatusNotFound {
+		t.Errorf("controls without Options.SecretKey = %d, want 404", code)
+	}
+}

@@ -233,6 +233,8 @@ func (e *Emulator) confirmLocked(ri *reqInfo, pi *stripe.PaymentIntent, pm *paym
 	switch {
 	case b.declineCode != "":
 		ce = &CardError{Code: "card_declined", DeclineCode: b.declineCode, Message: declineMessage(b.declineCode)}
+	case offSession && pm.declineNext != "": // set by the decline_next test control
+		ce, pm.declineNext = &CardError{Code: "card_declined", DeclineCode: pm.declineNext, Message: declineMessage(pm.declineNext)}, ""
 	case b.offSessionDecline == "card_declined":
 		// 0341 attaches fine but every charge is declined.
 		ce = &CardError{Code: "card_declined", DeclineCode: "generic_decline", Message: declineMessage("generic_decline")}

@@ -155,3 +155,31 @@ func (e *Emulator) updatePaymentMethod(c *call) (any, error) {
 	}
 	return e.renderLocked(kindPaymentMethod, id, exp)
 }
+
+// testControl serves the test-only controls (README): only with
+// Options.SecretKey, so only the holder of the emulator's own key reaches them.
+func (e *Emulator) testControl(c *call) (any, error) {
+	id, action, p := c.r.PathValue("id"), c.r.PathValue("action"), c.p
+	if e.opts.SecretKey == "" || action != "decline_next" && action != "update_expiry" {
+		return e.unknownRoute(c)
+	}
+	code := p.oneOf("decline_code", "generic_decline", "insufficient_funds", "lost_card", "stolen_card", "expired_card", "do_not_honor", "card_velocity_exceeded")
+	month, year := p.int("exp_month"), p.int("exp_year")
+	p.check(action == "decline_next" && code == "", missingParam("decline_code"))
+	p.check(action == "update_expiry" && (month < 1 || month > 12 || year < int64(e.now().Year())), invalidRequest("exp_month and exp_year must name a month from this year on."))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pm := e.paymentMethods[id]
+	p.check(pm == nil, notFound(kindPaymentMethod, id))
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	if action == "decline_next" {
+		pm.declineNext = code
+	} else { // the card account updater: a new expiry, and its own event
+		prev := map[string]any{"card": map[string]any{"exp_month": pm.pm.Card.ExpMonth, "exp_year": pm.pm.Card.ExpYear}}
+		pm.pm.Card.ExpMonth, pm.pm.Card.ExpYear = month, year
+		e.emitLocked(c.reqInfo(), "payment_method.automatically_updated", kindPaymentMethod, id, prev)
+	}
+	return e.renderLocked(kindPaymentMethod, id, nil)
+}

@@ -69,6 +69,7 @@ type paymentMethodState struct {
 	Needs3DS          bool                  `json:"needs_3ds,omitempty"`
 	OffSessionDecline string                `json:"off_session_decline,omitempty"`
 	Detached          bool                  `json:"detached,omitempty"`
+	DeclineNext       string                `json:"decline_next,omitempty"`
 }
 
 type idemState struct {
@@ -105,7 +106,7 @@ func (e *Emulator) marshalStateLocked() ([]byte, error) {
 	}
 	for id, pm := range e.paymentMethods {
 		s.PaymentMethods[id] = &paymentMethodState{PaymentMethod: pm.pm, DeclineCode: pm.behavior.declineCode, Needs3DS: pm.behavior.needs3DS,
-			OffSessionDecline: pm.behavior.offSessionDecline, Detached: pm.detached}
+			OffSessionDecline: pm.behavior.offSessionDecline, Detached: pm.detached, DeclineNext: pm.declineNext}
 	}
 	e.idemMu.Lock()
 	for k, ent := range e.idem {
@@ -144,7 +145,7 @@ func (e *Emulator) unmarshalStateLocked(b []byte) error {
 		if pm == nil || pm.PaymentMethod == nil {
 			return fmt.Errorf("read emulator state: payment method %s is empty", id)
 		}
-		e.paymentMethods[id] = &paymentMethod{pm: pm.PaymentMethod, detached: pm.Detached,
+		e.paymentMethods[id] = &paymentMethod{pm: pm.PaymentMethod, detached: pm.Detached, declineNext: pm.DeclineNext,
 			behavior: cardBehavior{declineCode: pm.DeclineCode, needs3DS: pm.Needs3DS, offSessionDecline: pm.OffSessionDecline}}
 	}
 	e.paymentIntents, e.piIDs = orEmpty(s.PaymentIntents), s.PIIDs
