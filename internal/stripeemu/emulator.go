@@ -65,15 +65,15 @@ type Options struct {
 	WebhookURL string
 	// WebhookSecret ("whsec_...") signs deliveries as Stripe does.
 	WebhookSecret string
-	// RetryBase is the first retry delay (default 1s), doubled per attempt and
-	// capped at RetryMax (default 1 minute).
+	// RetryBase is the first retry delay (default 5 minutes), doubled per attempt
+	// and capped at RetryMax (default 12h): Stripe's shape, hours apart for ~3 days.
 	RetryBase time.Duration
 	// RetryMax caps the delay between delivery attempts.
 	RetryMax time.Duration
 	// DeliveryDelay holds each event's first delivery attempt back this long
 	// (default none), so tests can act between an event and its delivery.
 	DeliveryDelay time.Duration
-	// MaxAttempts is how many times one event is tried (default 8).
+	// MaxAttempts is how many times one event is tried (default 13, ~69h).
 	MaxAttempts int
 	// DeliveryTimeout bounds one delivery attempt (default 10s).
 	DeliveryTimeout time.Duration
@@ -163,13 +163,13 @@ type paymentMethod struct {
 // New returns an Emulator configured by opts, with defaults filled in.
 func New(opts Options) *Emulator {
 	if opts.RetryBase <= 0 {
-		opts.RetryBase = time.Second
+		opts.RetryBase = 5 * time.Minute
 	}
 	if opts.RetryMax <= 0 {
-		opts.RetryMax = time.Minute
+		opts.RetryMax = 12 * time.Hour
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 8
+		opts.MaxAttempts = 13
 	}
 	if opts.DeliveryTimeout <= 0 {
 		opts.DeliveryTimeout = 10 * time.Second

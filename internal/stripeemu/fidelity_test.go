@@ -240,3 +240,24 @@ func TestTestControls(t *testing.T) {
 		t.Errorf("controls without Options.SecretKey = %d, want 404", code)
 	}
 }
+
+// By default a failing endpoint is retried on Stripe's schedule shape:
+// exponential backoff, hours apart, for up to 3 days (tests shorten it).
+func TestWebhookRetriesFollowStripesScheduleByDefault(t *testing.T) {
+	emu := stripeemu.New(stripeemu.Options{})
+	defer emu.Close()
+	var total time.Duration
+	sched := emu.RetrySchedule()
+	for i, d := range sched {
+		if i > 0 && d < sched[i-1] {
+			t.Errorf("delay %d (%s) shorter than the one before (%s)", i, d, sched[i-1])
+		}
+		total += d
+	}
+	if sched[0] < time.Minute || sched[len(sched)-1] < 6*time.Hour {
+		t.Errorf("schedule %v: want minutes at first, hours apart at the end", sched)
+	}
+	if total < 48*time.Hour || total > 72*time.Hour {
+		t.Errorf("retries span %s, want between 2 and 3 days", total)
+	}
+}
