@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -208,9 +207,7 @@ func (h *harness) admin(path, user, password string) response {
 
 func (h *harness) saveCard(email string) response {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.store.URL+"/create-checkout-session", strings.NewReader(url.Values{"email": {email}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return h.do(req)
+	return h.saveCardFrom(h.store.URL, "", email)
 }
 
 // startSession presses Save card and returns the Checkout Session id it redirected to.

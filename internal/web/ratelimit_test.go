@@ -28,6 +28,8 @@ func behindProxy(t *testing.T, h *harness) *httptest.Server {
 	return s
 }
 
+// saveCardFrom presses Save card on the store at base, as the client that
+// X-Forwarded-For names (none: the TCP peer).
 func (h *harness) saveCardFrom(base, client, email string) response {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+"/create-checkout-session", strings.NewReader(url.Values{"email": {email}}.Encode()))
