@@ -93,15 +93,11 @@ const maxValueBytes = 1024
 // PostgreSQL (which refuses the first two) or Stripe.
 func (s *Server) checkInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		query, err := url.ParseQuery(r.URL.RawQuery)
-		if err == nil && r.Method == http.MethodPost {
-			err = r.ParseForm()
-		}
+		// r.Form holds the query's values and a posted form's, parsed once
+		// here for the handlers too.
+		err := r.ParseForm()
 		if err == nil {
-			err = checkValues(query)
-		}
-		if err == nil {
-			err = checkValues(r.PostForm)
+			err = checkValues(r.Form)
 		}
 		var invalid *billing.InvalidError
 		if err != nil && !errors.As(err, &invalid) {
