@@ -110,15 +110,8 @@ func ValidSessionID(id string) bool {
 // ensureStripeCustomer finds or creates the customer for email, with its
 // Stripe Customer. A returning customer costs no Stripe call.
 func (s *Service) ensureStripeCustomer(ctx context.Context, email string) (Customer, error) {
-	c, err := s.store.CustomerByEmail(ctx, email)
-	if err == nil && c.StripeID != "" {
-		return c, nil
-	}
-	c, err = s.store.EnsureStripeCustomer(ctx, email, s.gateway.CreateCustomer)
-	if err != nil {
-		return Customer{}, fmt.Errorf("ensure stripe customer: %w", err)
-	}
-	return c, nil
+	// The store looks the customer up first: a known Stripe Customer costs one read.
+	return s.store.EnsureStripeCustomer(ctx, email, s.gateway.CreateCustomer)
 }
 
 // Currency is the store's default currency.
