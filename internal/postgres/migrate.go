@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 // migrationLockID is the advisory lock that serialises migrations, so that
@@ -21,9 +24,11 @@ type migration struct {
 	sql     string
 }
 
-// Migrate applies the migrations in files (named NNN_name.sql) that the
-// database lacks, each in its own transaction, under an advisory lock. It
-// returns the names of the migrations it applied.
+// Migrate applies River's migrations (its job tables), then the migrations
+// in files (named NNN_name.sql) that the database lacks, each in its own
+// transaction, all under one advisory lock. River's come first so that ours
+// may enqueue jobs. It returns the names of the migrations it applied,
+// River's prefixed with "river ".
 func (db *DB) Migrate(ctx context.Context, files fs.FS) ([]string, error) {
 	migrations, err := readMigrations(files)
 	if err != nil {
@@ -40,6 +45,10 @@ func (db *DB) Migrate(ctx context.Context, files fs.FS) ([]string, error) {
 	// Unlock on a fresh context: the caller's may be cancelled by now.
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID) //nolint:errcheck
 
+	applied, err := migrateRiver(ctx, conn.Conn())
+	if err != nil {
+		return nil, err
+	}
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
@@ -50,7 +59,6 @@ func (db *DB) Migrate(ctx context.Context, files fs.FS) ([]string, error) {
 	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 		return nil, fmt.Errorf("migrate: read version: %w", err)
 	}
-	var applied []string
 	for _, m := range migrations {
 		if m.version <= current {
 			continue
@@ -68,6 +76,33 @@ func (db *DB) Migrate(ctx context.Context, files fs.FS) ([]string, error) {
 		applied = append(applied, m.name)
 	}
 	return applied, nil
+}
+
+// migrateRiver brings River's tables up to the version this build of River
+// needs, on the connection that holds the lock, one migration per
+// transaction: a later one may use an enum value an earlier one added.
+func migrateRiver(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	migrator, err := rivermigrate.New(riverpgxv5.New(nil), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("migrate river: %w", err)
+	}
+	var applied []string
+	for {
+		var res *rivermigrate.MigrateResult
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			res, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migrate river: %w", err)
+		}
+		if len(res.Versions) == 0 {
+			return applied, nil
+		}
+		for _, v := range res.Versions {
+			applied = append(applied, fmt.Sprintf("river %03d_%s", v.Version, v.Name))
+		}
+	}
 }
 
 func readMigrations(files fs.FS) ([]migration, error) {
