@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	storefront [serve]   run the web server (the default)
+//	storefront [serve] [--no-workers]   run the web server (the default)
 //	storefront migrate   apply database migrations and exit
 //	storefront reset-local  start local mode afresh (asks first)
 //	storefront sync      apply Stripe events that were missed
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	switch command {
 	case "serve":
-		return serve(ctx, getenv, stdout, log)
+		return serve(ctx, args, getenv, stdout, log)
 	case "emulator":
 		return runEmulator(ctx, args, stdout, log)
 	case "sync":
@@ -80,8 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 const usage = `usage: storefront [command]
 
 commands:
-  serve     run the web server (default); with no STRIPE_SECRET_KEY it runs
-            on a built-in Stripe emulator (local mode)
+  serve     run the web server (default) and the background jobs; with no
+            STRIPE_SECRET_KEY it runs on a built-in Stripe emulator (local mode);
+            --no-workers: web only, jobs run on other replicas (as WORKERS=false)
   migrate   apply database migrations and exit
   reset-local  start local mode afresh: drop its database (asks first)
   sync      apply Stripe events the ledger lacks (--since 720h at most)

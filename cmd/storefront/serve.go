@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/config"
+	"github.com/storefront/storefront/internal/jobs"
 	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/smtpmail"
@@ -132,13 +135,23 @@ func resolveStripe(ctx context.Context, cfg config.Config, db *postgres.DB, gete
 	return s, nil
 }
 
-// serve runs the web server until ctx is cancelled, then drains it.
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+// serve runs the web server and the background jobs until ctx is
+// cancelled, then drains both.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	noWorkers := flags.Bool("no-workers", false, "serve web requests only; run no background jobs")
+	if err := flags.Parse(args); err != nil {
+		return fmt.Errorf("serve: %w (usage: storefront serve [--no-workers])", err)
+	}
 	cfg, db, _, err := openStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if *noWorkers {
+		cfg.Workers = false
+	}
 
 	listener, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
@@ -165,13 +178,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		listener.Close()
 		return err
 	}
-	if cfg.SMTPURL != "" {
-		mailer, err := newMailer(cfg)
-		if err != nil {
-			listener.Close()
-			return err
-		}
-		go deliverNotifications(ctx, svc, mailer, log)
+	// Cancelled last, after the jobs have stopped: River's UI runs on it.
+	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopUI()
+	runner, jobsUI, err := newJobs(uiCtx, cfg, db, svc, log)
+	if err != nil {
+		listener.Close()
+		return err
 	}
 	srv, err := web.NewServer(web.Options{
 		Service:        svc,
@@ -184,6 +197,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		Logger:         log,
 		Requests:       m,
 		Metrics:        m.Handler(),
+		Jobs:           jobsUI,
 	})
 	if err != nil {
 		listener.Close()
@@ -217,17 +231,41 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, lo
 		fmt.Fprintf(stdout, "  metrics:    http://%s/metrics (no password: keep it private)\n", cfg.MetricsAddr)
 	}
 
+	if cfg.Workers {
+		if err := runner.Start(ctx); err != nil {
+			httpServer.Close()
+			return err
+		}
+		fmt.Fprintln(stdout, "  jobs:       running here; see /admin/jobs and /admin/outbox")
+	} else {
+		fmt.Fprintln(stdout, "  jobs:       not run here (web only); other replicas run them")
+	}
+
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	drain := requestBudget(cfg.StripeTimeout)
-	log.Info("shutting down: draining requests", "drain", drain.String())
+	log.Info("shutting down: draining requests and jobs", "drain", drain.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// Requests and jobs drain side by side, within the same budget.
+	jobsDone := make(chan error, 1)
+	go func() {
+		if !cfg.Workers {
+			jobsDone <- nil
+			return
+		}
+		jobsDone <- runner.Stop(shutdownCtx)
+	}()
+	httpErr := httpServer.Shutdown(shutdownCtx)
+	jobsErr := <-jobsDone
+	if httpErr != nil {
+		return fmt.Errorf("shutdown: %w", httpErr)
+	}
+	if jobsErr != nil {
+		return fmt.Errorf("shutdown: %w", jobsErr)
 	}
 	return nil
 }
@@ -293,41 +331,46 @@ func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway
 	}), nil
 }
 
+// newJobs builds the background jobs' runner (started by the caller when
+// this process runs workers) and River's UI for the admin.
+func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billing.Service, log *slog.Logger) (*jobs.Runner, http.Handler, error) {
+	var mailer billing.Mailer
+	if cfg.SMTPURL != "" {
+		m, err := newMailer(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		mailer = m
+	}
+	host, _ := os.Hostname()
+	runner, err := jobs.New(db.Pool(), jobs.Options{
+		Service:      svc,
+		Mailer:       mailer,
+		EmailBackoff: jobs.Backoff{Min: cfg.EmailRetryMin, Max: cfg.EmailRetryMax},
+		JobTimeout:   cfg.JobTimeout,
+		// Unique while it runs, and telling an operator which process ran a job.
+		ID:     fmt.Sprintf("storefront_%s_%d", host, os.Getpid()),
+		Logger: log.With("component", "jobs"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ui, err := runner.UI(ctx, "/admin/jobs")
+	if err != nil {
+		return nil, nil, err
+	}
+	return runner, ui, nil
+}
+
+// newMailer is the SMTP sender of SMTP_URL. A send is cut off well inside
+// a job's timeout (go-mail renews its deadline up to three times), so that
+// no send outlives the hold its job has on the message.
 func newMailer(cfg config.Config) (*smtpmail.Sender, error) {
 	smtpCfg, err := smtpmail.ParseURL(cfg.SMTPURL)
 	if err != nil {
 		return nil, err
 	}
-	var opts []smtpmail.Option
-	if smtpCfg.From == "" {
-		opts = append(opts, smtpmail.WithFrom("storefront@localhost"))
-	}
-	sender := smtpmail.New(smtpCfg, opts...)
-	if err := sender.Validate(); err != nil {
-		return nil, err
-	}
-	return sender, nil
-}
-
-// notificationInterval is how often the outbox is looked at for mail to send.
-const notificationInterval = 5 * time.Second
-
-// deliverNotifications sends the outbox until ctx ends.
-func deliverNotifications(ctx context.Context, svc *billing.Service, mailer billing.Mailer, log *slog.Logger) {
-	ticker := time.NewTicker(notificationInterval)
-	defer ticker.Stop()
-	for {
-		if sent, err := svc.DeliverNotifications(ctx, mailer); err != nil {
-			log.Warn("outbox", "err", err)
-		} else if sent > 0 {
-			log.Info("outbox: emails sent", "count", sent)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
+	return smtpmail.New(smtpCfg, smtpmail.WithTimeout(min(smtpmail.DefaultTimeout, cfg.JobTimeout/4)))
 }
 
 func printBanner(w io.Writer, cfg config.Config, s stripeSetup) {

@@ -165,15 +165,6 @@ func (s *Service) Detach(ctx context.Context, customerID int64, pmID string) err
 	return nil
 }
 
-// Notifications returns the newest notifications of the outbox.
-func (s *Service) Notifications(ctx context.Context) ([]Notification, error) {
-	list, err := s.store.Notifications(ctx, 100)
-	if err != nil {
-		return nil, fmt.Errorf("notifications: %w", err)
-	}
-	return list, nil
-}
-
 // FindCustomer finds a customer by our id, Stripe id or email, for operators.
 func (s *Service) FindCustomer(ctx context.Context, ref string) (Customer, error) {
 	ref = strings.TrimSpace(ref)
@@ -209,44 +200,3 @@ var eventIDPattern = regexp.MustCompile(`^evt_[A-Za-z0-9_]{1,250}$`)
 
 // ValidEventID tells whether id has the shape of an event id.
 func ValidEventID(id string) bool { return eventIDPattern.MatchString(id) }
-
-// Mailer sends one email.
-type Mailer interface {
-	Send(ctx context.Context, to, subject, body string) error
-}
-
-// notificationLease is how long a sender holds a claimed message; a send is
-// cut off well before it (sendTimeout), so two senders never hold one
-// message at once, and a sender that dies leaves it to be sent again after.
-const (
-	notificationLease = 5 * time.Minute
-	sendTimeout       = time.Minute
-)
-
-// DeliverNotifications sends the outbox's unsent messages until none is
-// left, and returns how many it sent. Replicas running it at once each take
-// different messages. No transaction is open while the mail server is talked to.
-func (s *Service) DeliverNotifications(ctx context.Context, m Mailer) (int, error) {
-	sent := 0
-	for {
-		n, claimed, err := s.store.ClaimNotification(ctx, notificationLease)
-		if err != nil {
-			return sent, fmt.Errorf("deliver notifications: %w", err)
-		}
-		if !claimed {
-			return sent, nil
-		}
-		sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
-		sendErr := m.Send(sendCtx, n.Recipient, n.Subject, n.Body)
-		cancel()
-		// Record on a context that outlives a shutdown, so a sent message is not sent again.
-		if err := s.store.NotificationSent(context.WithoutCancel(ctx), n.ID, sendErr); err != nil {
-			return sent, fmt.Errorf("deliver notifications: %w", err)
-		}
-		if sendErr != nil {
-			s.log.Warn("notification not sent; it stays in the outbox", "notification_id", n.ID, "err", sendErr)
-			return sent, nil // try again on the next round rather than spin on a failing server
-		}
-		sent++
-	}
-}

@@ -19,6 +19,8 @@ const (
 	ActionCardDetach  = "card.detach"
 	ActionCardDefault = "card.default"
 	ActionEventReplay = "event.replay"
+	// ActionNotificationResend sends a failed customer message again.
+	ActionNotificationResend = "notification.resend"
 )
 
 // audit records an action before it reaches Stripe; without an AuditFunc it does nothing.

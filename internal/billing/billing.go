@@ -178,22 +178,3 @@ type RecoveryRefund struct {
 func (a ChargeAttempt) Recoverable() bool {
 	return a.Status == ChargeDeclined || a.Status == ChargeAuthenticationRequired
 }
-
-// Notification is a message to a customer, kept in the outbox.
-type Notification struct {
-	ID              int64
-	CustomerID      int64
-	ChargeAttemptID int64
-	Kind            string
-	Recipient       string
-	Subject         string
-	Body            string
-	Link            string
-	CreatedAt       time.Time
-	SentAt          time.Time
-	Attempts        int
-	LastError       string
-}
-
-// NotificationPaymentFailed tells a customer an off-session charge failed.
-const NotificationPaymentFailed = "payment_failed"

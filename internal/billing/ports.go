@@ -96,13 +96,22 @@ type Store interface {
 
 	// Notifications returns the newest notifications, for the admin's outbox.
 	Notifications(ctx context.Context, limit int) ([]Notification, error)
-	// ClaimNotification leases the oldest unsent notification to this sender
-	// for lease; another replica skips it until it is recorded or the lease
-	// runs out. It returns false when there is nothing to send.
-	ClaimNotification(ctx context.Context, lease time.Duration) (Notification, bool, error)
-	// NotificationSent records the outcome of a claimed send (sendErr nil:
-	// sent) and ends its lease.
-	NotificationSent(ctx context.Context, id int64, sendErr error) error
+	// Notification returns one notification, or ErrNotFound.
+	Notification(ctx context.Context, id int64) (Notification, error)
+	// ClaimNotification holds an unsent notification for one sender for
+	// lease; another sender's claim fails meanwhile. Claiming a failed
+	// message revives it, with a new run of tries. It returns false with
+	// the notification as it is when it is sent, has no recipient or is
+	// held by another sender; ErrNotFound when there is none.
+	ClaimNotification(ctx context.Context, id int64, lease time.Duration) (Notification, bool, error)
+	// RecordNotificationSent marks a claimed notification sent and ends the claim.
+	RecordNotificationSent(ctx context.Context, id int64) error
+	// RecordNotificationFailure records a failed send and ends the claim;
+	// with failed set, the message is failed (no more tries).
+	RecordNotificationFailure(ctx context.Context, id int64, lastError string, failingSince time.Time, failed bool) error
+	// ResendNotification makes a failed notification unfailed and enqueues
+	// its send job, in one transaction; false when it was not failed.
+	ResendNotification(ctx context.Context, id int64) (bool, error)
 
 	// Secret returns the named shared secret, creating it on first use.
 	Secret(ctx context.Context, name string) ([]byte, error)

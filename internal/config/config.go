@@ -39,6 +39,15 @@ type Config struct {
 	StripeTimeout time.Duration
 	// DatabasePoolSize is the most database connections the server opens.
 	DatabasePoolSize int
+	// Workers runs background jobs in this process; false: web only.
+	Workers bool
+	// JobTimeout cancels a background job after this long; one running for
+	// twice as long (its replica died) is run again by another.
+	JobTimeout time.Duration
+	// EmailRetryMin and EmailRetryMax space the tries of an email that
+	// cannot be sent: Min after the first failure, doubling up to Max.
+	EmailRetryMin time.Duration
+	EmailRetryMax time.Duration
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator.
@@ -59,6 +68,9 @@ const (
 	DefaultStripeTimeout    = 10 * time.Second
 	MaxStripeTimeout        = 60 * time.Second
 	DefaultDatabasePoolSize = 10
+	DefaultJobTimeout       = time.Minute
+	DefaultEmailRetryMin    = 30 * time.Second
+	DefaultEmailRetryMax    = time.Hour
 )
 
 // DefaultDatabaseURL is a local database named storefront, created if missing.
@@ -92,6 +104,10 @@ func Load(getenv func(string) string) (Config, error) {
 		MetricsAddr:         get("METRICS_ADDR"),
 		StripeTimeout:       DefaultStripeTimeout,
 		DatabasePoolSize:    DefaultDatabasePoolSize,
+		Workers:             true,
+		JobTimeout:          DefaultJobTimeout,
+		EmailRetryMin:       DefaultEmailRetryMin,
+		EmailRetryMax:       DefaultEmailRetryMax,
 	}
 	if v := get("PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -180,6 +196,19 @@ func Load(getenv func(string) string) (Config, error) {
 			c.DatabasePoolSize = n
 		}
 	}
+	if v := get("WORKERS"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("WORKERS: %q is not true or false", v)
+		}
+		c.Workers = on
+	}
+	c.JobTimeout = duration(get("JOB_TIMEOUT"), "JOB_TIMEOUT", c.JobTimeout, time.Second, time.Hour, bad)
+	c.EmailRetryMin = duration(get("EMAIL_RETRY_MIN"), "EMAIL_RETRY_MIN", c.EmailRetryMin, 10*time.Millisecond, 24*time.Hour, bad)
+	c.EmailRetryMax = duration(get("EMAIL_RETRY_MAX"), "EMAIL_RETRY_MAX", c.EmailRetryMax, 10*time.Millisecond, 24*time.Hour, bad)
+	if c.EmailRetryMax < c.EmailRetryMin {
+		bad("EMAIL_RETRY_MAX: %s is shorter than EMAIL_RETRY_MIN (%s)", c.EmailRetryMax, c.EmailRetryMin)
+	}
 	if c.SMTPURL != "" {
 		if _, err := smtpmail.ParseURL(c.SMTPURL); err != nil {
 			problems = append(problems, err)
@@ -194,6 +223,19 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration:\n%w", errors.Join(problems...))
 	}
 	return c, nil
+}
+
+// duration parses v as a Go duration from lo to hi, or keeps def when v is empty.
+func duration(v, name string, def, lo, hi time.Duration, bad func(string, ...any)) time.Duration {
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		bad("%s: %q must be a duration from %s to %s, such as %s", name, v, lo, hi, def)
+		return def
+	}
+	return d
 }
 
 var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -215,6 +216,36 @@ func TestLoadTimeBudgetAndPoolSize(t *testing.T) {
 				if _, err := Load(env(vars)); err == nil || !strings.Contains(err.Error(), variable+":") {
 					t.Errorf("err = %v, want a line for %s", err, variable)
 				}
+			}
+		})
+	}
+}
+
+func TestLoadBackgroundJobs(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Workers || c.JobTimeout != DefaultJobTimeout || c.EmailRetryMin != DefaultEmailRetryMin || c.EmailRetryMax != DefaultEmailRetryMax {
+		t.Errorf("job defaults: %+v", c)
+	}
+	c, err = Load(env(map[string]string{"WORKERS": "false", "JOB_TIMEOUT": "5s", "EMAIL_RETRY_MIN": "20ms", "EMAIL_RETRY_MAX": "200ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers || c.JobTimeout != 5*time.Second || c.EmailRetryMin != 20*time.Millisecond || c.EmailRetryMax != 200*time.Millisecond {
+		t.Errorf("job settings: %+v", c)
+	}
+	for name, vars := range map[string]map[string]string{
+		"workers not a bool":   {"WORKERS": "sometimes"},
+		"timeout too short":    {"JOB_TIMEOUT": "10ms"},
+		"timeout too long":     {"JOB_TIMEOUT": "2h"},
+		"retry not duration":   {"EMAIL_RETRY_MIN": "30"},
+		"max shorter than min": {"EMAIL_RETRY_MIN": "1m", "EMAIL_RETRY_MAX": "30s"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Load(env(vars)); err == nil {
+				t.Errorf("Load(%v): want an error", vars)
 			}
 		})
 	}

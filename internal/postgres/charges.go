@@ -65,15 +65,25 @@ func (db *DB) FinishChargeAttempt(ctx context.Context, id int64, o billing.Charg
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
 		queueChargeUpdate(batch, billing.ChargeUpdate{AttemptID: id, Status: status, Outcome: o})
-		if notify != nil {
-			batch.Queue(`
-				INSERT INTO notifications (customer_id, charge_attempt_id, kind, recipient, subject, body, link)
-				SELECT $1, $2, $3, nullif($4, ''), $5, $6, $7
-				WHERE EXISTS (SELECT 1 FROM charge_attempts WHERE id = $2 AND status = $8)
-				ON CONFLICT (charge_attempt_id, kind) DO NOTHING`,
-				notify.CustomerID, id, notify.Kind, notify.Recipient, notify.Subject, notify.Body, notify.Link, status)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
 		}
-		return tx.SendBatch(ctx, batch).Close()
+		if notify == nil {
+			return nil
+		}
+		// Only an attempt that ended as this outcome says (here or by a
+		// concurrent webhook) gets its message.
+		var now string
+		if err := tx.QueryRow(ctx, `SELECT status FROM charge_attempts WHERE id = $1`, id).Scan(&now); err != nil {
+			return err
+		}
+		if now != status {
+			return nil
+		}
+		n := *notify
+		n.ChargeAttemptID = id
+		_, _, err := db.insertNotification(ctx, tx, n)
+		return err
 	})
 	if err != nil {
 		return billing.ChargeAttempt{}, fmt.Errorf("finish charge attempt %d: %w", id, err)

@@ -6,10 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/storefront/storefront/internal/billing"
 )
@@ -18,6 +21,9 @@ import (
 type DB struct {
 	pool   *pgxpool.Pool
 	ingest ingest
+	// jobs only inserts River jobs, in the transaction of the change that
+	// causes them; internal/jobs works them.
+	jobs *river.Client[pgx.Tx]
 }
 
 var _ billing.Store = (*DB)(nil)
@@ -60,7 +66,12 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*DB, error
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", cfg.ConnConfig.Database, err)
 	}
-	return &DB{pool: pool}, nil
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: job client: %w", cfg.ConnConfig.Database, err)
+	}
+	return &DB{pool: pool, jobs: jobs}, nil
 }
 
 // Close closes every connection.

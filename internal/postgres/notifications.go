@@ -7,24 +7,70 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/storefront/storefront/internal/billing"
 )
 
 const notificationColumns = `id, customer_id, coalesce(charge_attempt_id, 0), kind, coalesce(recipient, ''), subject, body, link,
-	created_at, sent_at, attempts, coalesce(last_error, '')`
+	created_at, sent_at, attempts, coalesce(last_error, ''), claimed_until, failing_since, failed_at`
 
 func scanNotification(row pgx.Row) (billing.Notification, error) {
 	var (
-		n      billing.Notification
-		sentAt *time.Time
+		n                                          billing.Notification
+		sentAt, claimedUntil, failingSince, failed *time.Time
 	)
 	err := row.Scan(&n.ID, &n.CustomerID, &n.ChargeAttemptID, &n.Kind, &n.Recipient, &n.Subject, &n.Body, &n.Link,
-		&n.CreatedAt, &sentAt, &n.Attempts, &n.LastError)
-	if sentAt != nil {
-		n.SentAt = *sentAt
+		&n.CreatedAt, &sentAt, &n.Attempts, &n.LastError, &claimedUntil, &failingSince, &failed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return n, billing.ErrNotFound
 	}
+	n.SentAt, n.ClaimedUntil, n.FailingSince, n.FailedAt = deref(sentAt), deref(claimedUntil), deref(failingSince), deref(failed)
 	return n, err
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// insertNotification writes a customer message and, in the same transaction,
+// enqueues the job that emails it: every notification goes through here, so
+// none is written without its job or sent without its row. A message that a
+// unique constraint says exists already (the same attempt's, the same
+// reminder's) is skipped: it returns false and enqueues nothing.
+func (db *DB) insertNotification(ctx context.Context, tx pgx.Tx, n billing.Notification) (int64, bool, error) {
+	var id int64
+	err := tx.QueryRow(ctx, `
+		INSERT INTO notifications (customer_id, charge_attempt_id, kind, recipient, subject, body, link)
+		VALUES ($1, nullif($2, 0), $3, nullif($4, ''), $5, $6, $7)
+		ON CONFLICT DO NOTHING
+		RETURNING id`,
+		n.CustomerID, n.ChargeAttemptID, n.Kind, n.Recipient, n.Subject, n.Body, n.Link).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("insert notification: %w", err)
+	}
+	if n.Recipient != "" {
+		if err := db.enqueueSend(ctx, tx, id); err != nil {
+			return 0, false, err
+		}
+	}
+	return id, true, nil
+}
+
+// enqueueSend inserts the job that emails notification id, in tx.
+func (db *DB) enqueueSend(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := db.jobs.InsertTx(ctx, tx, billing.SendNotificationArgs{NotificationID: id},
+		&river.InsertOpts{Queue: billing.QueueEmail, MaxAttempts: billing.EmailMaxAttempts})
+	if err != nil {
+		return fmt.Errorf("enqueue sending notification %d: %w", id, err)
+	}
+	return nil
 }
 
 // Notifications returns the newest notifications.
@@ -40,42 +86,85 @@ func (db *DB) Notifications(ctx context.Context, limit int) ([]billing.Notificat
 	return list, nil
 }
 
-// maxSendAttempts stops retrying a notification that cannot be delivered.
-const maxSendAttempts = 10
+// Notification returns one notification.
+func (db *DB) Notification(ctx context.Context, id int64) (billing.Notification, error) {
+	n, err := scanNotification(db.pool.QueryRow(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE id = $1`, id))
+	if err != nil {
+		return n, fmt.Errorf("notification %d: %w", id, err)
+	}
+	return n, nil
+}
 
-// ClaimNotification leases the oldest unsent notification to this sender
-// until now+lease, in one short statement: the send happens after it, with
-// no transaction open. A message leased by another replica is skipped; one
-// whose lease ran out (its sender died mid-send) is claimed again.
-func (db *DB) ClaimNotification(ctx context.Context, lease time.Duration) (billing.Notification, bool, error) {
+// ClaimNotification holds an unsent message for one sender until now+lease,
+// in one short statement: the send happens after it, with no transaction
+// open. Claiming a failed message (a job retried by hand) starts a new run
+// of tries. A sent message, one without a recipient, or one another sender
+// holds is returned unclaimed, as it is.
+func (db *DB) ClaimNotification(ctx context.Context, id int64, lease time.Duration) (billing.Notification, bool, error) {
 	n, err := scanNotification(db.pool.QueryRow(ctx, `
-		UPDATE notifications SET claimed_until = now() + $2 * interval '1 millisecond'
-		WHERE id = (
-			SELECT id FROM notifications
-			WHERE sent_at IS NULL AND attempts < $1 AND recipient IS NOT NULL
-			  AND (claimed_until IS NULL OR claimed_until < now())
-			ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING `+notificationColumns, maxSendAttempts, lease.Milliseconds()))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return billing.Notification{}, false, nil
+		UPDATE notifications
+		SET claimed_until = now() + $2 * interval '1 millisecond',
+		    failing_since = CASE WHEN failed_at IS NULL THEN failing_since END,
+		    failed_at = NULL
+		WHERE id = $1 AND sent_at IS NULL AND recipient IS NOT NULL
+		  AND (claimed_until IS NULL OR claimed_until < now())
+		RETURNING `+notificationColumns, id, lease.Milliseconds()))
+	if errors.Is(err, billing.ErrNotFound) {
+		n, err = db.Notification(ctx, id)
+		if err != nil {
+			return n, false, fmt.Errorf("claim: %w", err)
+		}
+		return n, false, nil
 	}
 	if err != nil {
-		return billing.Notification{}, false, fmt.Errorf("claim notification: %w", err)
+		return n, false, fmt.Errorf("claim notification %d: %w", id, err)
 	}
 	return n, true, nil
 }
 
-// NotificationSent records the outcome of sending a claimed notification and
-// ends its lease: sent, or the error (it is tried again on a later round).
-func (db *DB) NotificationSent(ctx context.Context, id int64, sendErr error) error {
-	var err error
-	if sendErr != nil {
-		_, err = db.pool.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, last_error = $2, claimed_until = NULL WHERE id = $1`, id, sendErr.Error())
-	} else {
-		_, err = db.pool.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, sent_at = now(), last_error = NULL, claimed_until = NULL WHERE id = $1 AND sent_at IS NULL`, id)
-	}
+// RecordNotificationSent marks a message sent and ends its claim.
+func (db *DB) RecordNotificationSent(ctx context.Context, id int64) error {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE notifications
+		SET attempts = attempts + 1, sent_at = now(), last_error = NULL, claimed_until = NULL,
+		    failing_since = NULL, failed_at = NULL
+		WHERE id = $1 AND sent_at IS NULL`, id)
 	if err != nil {
 		return fmt.Errorf("notification %d sent: %w", id, err)
 	}
 	return nil
+}
+
+// RecordNotificationFailure records a failed send and ends its claim; with
+// failed set, the message is given up.
+func (db *DB) RecordNotificationFailure(ctx context.Context, id int64, lastError string, failingSince time.Time, failed bool) error {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE notifications
+		SET attempts = attempts + 1, last_error = $2, claimed_until = NULL, failing_since = $3,
+		    failed_at = CASE WHEN $4 THEN now() END
+		WHERE id = $1 AND sent_at IS NULL`, id, lastError, failingSince, failed)
+	if err != nil {
+		return fmt.Errorf("notification %d not sent: %w", id, err)
+	}
+	return nil
+}
+
+// ResendNotification unfails a failed message and enqueues a new send job,
+// in one transaction; it returns false when the message was not failed.
+func (db *DB) ResendNotification(ctx context.Context, id int64) (bool, error) {
+	resent := false
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE notifications SET failed_at = NULL, failing_since = NULL
+			WHERE id = $1 AND failed_at IS NOT NULL AND sent_at IS NULL AND recipient IS NOT NULL`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		resent = true
+		return db.enqueueSend(ctx, tx, id)
+	})
+	if err != nil {
+		return false, fmt.Errorf("send notification %d again: %w", id, err)
+	}
+	return resent, nil
 }

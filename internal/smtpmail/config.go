@@ -18,19 +18,35 @@ import (
 type Config struct {
 	Host string
 	Port int
-	// ImplicitTLS is set by smtps://: TLS from the first byte, rather than
-	// STARTTLS after the greeting.
-	ImplicitTLS bool
-	// Username and Password are sent with AUTH PLAIN, and only ever over
-	// TLS or to a loopback host.
+	// TLS is how the connection is secured.
+	TLS TLSMode
+	// Username and Password, when set, log in with the strongest mechanism
+	// the server offers (see Sender).
 	Username string
 	Password string
 	// From is the sender address, such as shop@example.com or
-	// "Shop <shop@example.com>". It may instead come from WithFrom.
+	// "Shop <shop@example.com>"; DefaultFrom when empty.
 	From string
-	// InsecureSkipVerify accepts any server certificate; for test servers.
-	InsecureSkipVerify bool
 }
+
+// TLSMode is how a connection to the mail server is secured.
+type TLSMode string
+
+// TLS modes.
+const (
+	// TLSStartTLS (smtp://): plain at first, then STARTTLS, which the server
+	// must offer: a server without it is refused, so that nobody on the path
+	// can strip it and read the payment links.
+	TLSStartTLS TLSMode = "starttls"
+	// TLSImplicit (smtps://): TLS from the first byte.
+	TLSImplicit TLSMode = "implicit"
+	// TLSNone (smtp://...?tls=none): no encryption at all, allowed only to a
+	// loopback host (a relay or mail catcher on this machine).
+	TLSNone TLSMode = "none"
+)
+
+// DefaultFrom is the sender when SMTP_URL names none.
+const DefaultFrom = "storefront@localhost"
 
 // Default ports: submission with STARTTLS, and submissions with implicit TLS
 // (RFC 8314).
@@ -43,7 +59,7 @@ const (
 // a Config with %v or slog never leaks it.
 func (c Config) String() string {
 	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.Port))}
-	if c.ImplicitTLS {
+	if c.TLS == TLSImplicit {
 		u.Scheme = "smtps"
 	}
 	if c.Username != "" {
@@ -53,8 +69,8 @@ func (c Config) String() string {
 	if c.From != "" {
 		q.Set("from", c.From)
 	}
-	if c.InsecureSkipVerify {
-		q.Set("insecure_skip_verify", "true")
+	if c.TLS == TLSNone {
+		q.Set("tls", "none")
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -70,13 +86,14 @@ const misencoded = "percent-encode any '/', '?', '#', '%' or ':' in the user nam
 
 // ParseURL parses SMTP_URL, in the form
 //
-//	smtp://[user[:password]@]host[:port][?from=shop@example.com]
-//	smtps://[user[:password]@]host[:port][?from=...&insecure_skip_verify=true]
+//	smtp://[user:password@]host[:port][?from=shop@example.com]
+//	smtps://[user:password@]host[:port][?from=...]
+//	smtp://host[:port]?tls=none[&from=...]     (loopback hosts only)
 //
-// smtp:// defaults to port 587 and upgrades with STARTTLS; smtps:// defaults
-// to port 465 and speaks TLS from the start. The from option may be left out
-// if the Sender gets WithFrom. It reports every problem, one per line, and
-// never quotes the password.
+// smtp:// defaults to port 587 and requires STARTTLS; smtps:// defaults to
+// port 465 and speaks TLS from the start; tls=none speaks plain SMTP, and
+// only to this machine. from defaults to DefaultFrom. It reports every
+// problem, one per line, and never quotes the password.
 func ParseURL(raw string) (Config, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -97,9 +114,10 @@ func ParseURL(raw string) (Config, error) {
 	switch u.Scheme {
 	case "smtp":
 		c.Port = DefaultPort
+		c.TLS = TLSStartTLS
 	case "smtps":
 		c.Port = DefaultTLSPort
-		c.ImplicitTLS = true
+		c.TLS = TLSImplicit
 	default:
 		return Config{}, errors.New("SMTP_URL: must start with smtp:// or smtps://")
 	}
@@ -160,19 +178,27 @@ func ParseURL(raw string) (Config, error) {
 			if _, err := parseFrom(c.From); err != nil {
 				bad("from: %v", err)
 			}
-		case "insecure_skip_verify":
-			v, err := strconv.ParseBool(values[0])
-			if err != nil {
-				bad("insecure_skip_verify must be true or false")
+		case "tls":
+			switch {
+			case values[0] != string(TLSNone):
+				bad("tls can only be none (the scheme says the rest: smtp:// is STARTTLS, smtps:// TLS from the start)")
+			case c.TLS == TLSImplicit:
+				bad("tls=none contradicts smtps://; use smtp://host?tls=none")
+			case c.Host != "" && !isLoopback(c.Host):
+				bad("tls=none is only allowed to a loopback host (localhost, 127.0.0.1, ::1): elsewhere the payment links would cross the network unencrypted")
+			default:
+				c.TLS = TLSNone
 			}
-			c.InsecureSkipVerify = v
 		default:
 			if optionName.MatchString(key) {
-				bad("unknown option %q (known: from, insecure_skip_verify)", key)
+				bad("unknown option %q (known: from, tls)", key)
 			} else {
-				bad("unknown option (known: from, insecure_skip_verify)")
+				bad("unknown option (known: from, tls)")
 			}
 		}
+	}
+	if c.From == "" {
+		c.From = DefaultFrom
 	}
 	if len(problems) > 0 {
 		return Config{}, errors.Join(problems...)
@@ -196,7 +222,7 @@ func atInQueryKey(rawQuery string) bool {
 // ASCII only since we do not speak SMTPUTF8.
 func parseFrom(s string) (*mail.Address, error) {
 	if s == "" {
-		return nil, errors.New("no sender address: add ?from=shop@example.com to SMTP_URL or use WithFrom")
+		return nil, errors.New("no sender address: add ?from=shop@example.com to SMTP_URL")
 	}
 	if strings.ContainsAny(s, "\r\n") {
 		return nil, errors.New("sender address contains a line break")

@@ -12,32 +12,32 @@ func TestParseURL(t *testing.T) {
 	}{
 		"host only": {
 			raw:  "smtp://mail.example.com",
-			want: Config{Host: "mail.example.com", Port: 587},
+			want: Config{Host: "mail.example.com", Port: 587, TLS: TLSStartTLS, From: DefaultFrom},
 		},
 		"port and from": {
 			raw:  "smtp://mail.example.com:2525?from=shop@example.com",
-			want: Config{Host: "mail.example.com", Port: 2525, From: "shop@example.com"},
+			want: Config{Host: "mail.example.com", Port: 2525, TLS: TLSStartTLS, From: "shop@example.com"},
 		},
 		"smtps with encoded password and named sender": {
-			raw: "smtps://user:p%40ss%2Fw0rd@mail.example.com?from=Shop%20%3Cshop%40example.com%3E&insecure_skip_verify=true",
-			want: Config{Host: "mail.example.com", Port: 465, ImplicitTLS: true, Username: "user", Password: "p@ss/w0rd",
-				From: "Shop <shop@example.com>", InsecureSkipVerify: true},
+			raw: "smtps://user:p%40ss%2Fw0rd@mail.example.com?from=Shop%20%3Cshop%40example.com%3E",
+			want: Config{Host: "mail.example.com", Port: 465, TLS: TLSImplicit, Username: "user", Password: "p@ss/w0rd",
+				From: "Shop <shop@example.com>"},
 		},
 		"unencoded @ in password": {
 			raw:  "smtp://user:p@ss@mail.example.com",
-			want: Config{Host: "mail.example.com", Port: 587, Username: "user", Password: "p@ss"},
+			want: Config{Host: "mail.example.com", Port: 587, TLS: TLSStartTLS, Username: "user", Password: "p@ss", From: DefaultFrom},
 		},
 		"upper-case scheme, IPv6 loopback": {
 			raw:  "SMTP://[::1]:25",
-			want: Config{Host: "::1", Port: 25},
+			want: Config{Host: "::1", Port: 25, TLS: TLSStartTLS, From: DefaultFrom},
 		},
 		"spaces and trailing slash": {
 			raw:  "  smtp://localhost/  ",
-			want: Config{Host: "localhost", Port: 587},
+			want: Config{Host: "localhost", Port: 587, TLS: TLSStartTLS, From: DefaultFrom},
 		},
-		"insecure_skip_verify false": {
-			raw:  "smtps://localhost?insecure_skip_verify=false",
-			want: Config{Host: "localhost", Port: 465, ImplicitTLS: true},
+		"no TLS to loopback": {
+			raw:  "smtp://127.0.0.1:1025?tls=none&from=shop@example.com",
+			want: Config{Host: "127.0.0.1", Port: 1025, TLS: TLSNone, From: "shop@example.com"},
 		},
 	}
 	for name, tc := range cases {
@@ -76,14 +76,17 @@ func TestParseURLErrors(t *testing.T) {
 		"bad from":            {raw: "smtp://user:hunter2@mail.example.com?from=nope", want: []string{"from", `"nope"`}},
 		"from with newline":   {raw: "smtp://mail.example.com?from=a@example.com%0D%0ABcc:x@example.com", want: []string{"line break"}},
 		"non-ASCII from":      {raw: "smtp://mail.example.com?from=j%C3%B6rg@example.com", want: []string{"ASCII"}},
-		"bad bool":            {raw: "smtp://mail.example.com?insecure_skip_verify=maybe", want: []string{"insecure_skip_verify"}},
+		"no TLS to a remote":  {raw: "smtp://mail.example.com?tls=none", want: []string{"tls=none", "loopback"}},
+		"no TLS with smtps":   {raw: "smtps://localhost?tls=none", want: []string{"contradicts"}},
+		"other TLS mode":      {raw: "smtp://localhost?tls=starttls", want: []string{"tls can only be none"}},
+		"insecure option":     {raw: "smtps://localhost?insecure_skip_verify=true", want: []string{`unknown option "insecure_skip_verify"`}},
 		"unknown option":      {raw: "smtp://mail.example.com?form=shop@example.com", want: []string{`unknown option "form"`}},
 		"option twice":        {raw: "smtp://mail.example.com?from=a@example.com&from=b@example.com", want: []string{"more than once"}},
 		"path":                {raw: "smtp://mail.example.com/inbox", want: []string{"path"}},
 		"fragment":            {raw: "smtp://mail.example.com#top", want: []string{"fragment"}},
 		"every problem at once": {
-			raw:      "smtp://:hunter2@:0?insecure_skip_verify=maybe&colour=red",
-			want:     []string{"user name is missing", "host is missing", "port", "insecure_skip_verify", `"colour"`},
+			raw:      "smtp://:hunter2@:0?tls=maybe&colour=red",
+			want:     []string{"user name is missing", "host is missing", "port", "tls", `"colour"`},
 			problems: 5,
 		},
 		// A '/', '?', '#' or '%' in an unencoded password moves the '@'; the
@@ -141,30 +144,29 @@ func TestIsLoopback(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	good := Config{Host: "mail.example.com", Port: 587, From: "shop@example.com"}
+func TestNewChecksTheConfig(t *testing.T) {
+	good := Config{Host: "mail.example.com", Port: 587, TLS: TLSStartTLS, From: "shop@example.com"}
 	cases := map[string]struct {
 		cfg  Config
-		opts []Option
 		want string // empty: valid
 	}{
 		"good":                {cfg: good},
-		"from via option":     {cfg: Config{Host: "localhost", Port: 25}, opts: []Option{WithFrom("shop@example.com")}},
-		"option beats URL":    {cfg: good, opts: []Option{WithFrom("not an address")}, want: "not an email address"},
-		"no from":             {cfg: Config{Host: "localhost", Port: 25}, want: "no sender address"},
-		"no host":             {cfg: Config{Port: 25, From: "shop@example.com"}, want: "no host"},
-		"no port":             {cfg: Config{Host: "localhost", From: "shop@example.com"}, want: "port"},
-		"user without secret": {cfg: Config{Host: "localhost", Port: 25, From: "shop@example.com", Username: "u"}, want: "password"},
-		"helo with newline":   {cfg: good, opts: []Option{WithHELO("a\r\nRSET")}, want: "HELO"},
+		"default from":        {cfg: Config{Host: "localhost", Port: 25, TLS: TLSNone}},
+		"bad from":            {cfg: Config{Host: "localhost", Port: 25, TLS: TLSNone, From: "not an address"}, want: "not an email address"},
+		"no host":             {cfg: Config{Port: 25, TLS: TLSStartTLS}, want: "no host"},
+		"no port":             {cfg: Config{Host: "localhost", TLS: TLSStartTLS}, want: "port"},
+		"no TLS mode":         {cfg: Config{Host: "localhost", Port: 25}, want: "TLS mode"},
+		"no TLS to a remote":  {cfg: Config{Host: "mail.example.com", Port: 25, TLS: TLSNone}, want: "loopback"},
+		"user without secret": {cfg: Config{Host: "localhost", Port: 25, TLS: TLSStartTLS, Username: "u"}, want: "password"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := New(tc.cfg, tc.opts...).Validate()
+			_, err := New(tc.cfg)
 			switch {
 			case tc.want == "" && err != nil:
-				t.Errorf("Validate: %v", err)
+				t.Errorf("New: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate = %v, want an error mentioning %q", err, tc.want)
+				t.Errorf("New = %v, want an error mentioning %q", err, tc.want)
 			}
 		})
 	}

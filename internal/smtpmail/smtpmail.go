@@ -1,42 +1,42 @@
-// Package smtpmail sends plain-text email through an SMTP server configured
-// by one URL, SMTP_URL; the store uses it to mail a customer the link that
-// finishes a payment that failed off-session.
+// Package smtpmail sends the store's plain-text emails through the SMTP
+// server that one URL, SMTP_URL, names (see ParseURL). The SMTP
+// conversation, TLS, authentication and MIME encoding are go-mail's; this
+// package turns the URL into its options and checks what a customer typed.
 package smtpmail
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
-	"net/smtp"
-	"strconv"
+	"net/mail"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/storefront/storefront/internal/billing"
 )
 
-// Defaults for a Sender.
-const (
-	DefaultTimeout = 15 * time.Second
-	DefaultHELO    = "localhost"
-)
+// DefaultTimeout bounds each Send, from dialing to QUIT.
+const DefaultTimeout = 15 * time.Second
 
 // Sender delivers messages through one SMTP server, one connection per
-// message. It is safe for concurrent use.
+// message. With a user name it logs in with the strongest mechanism the
+// server offers (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, then PLAIN or LOGIN,
+// the last two only over TLS). It is safe for concurrent use.
 type Sender struct {
 	cfg     Config
 	timeout time.Duration
-	helo    string
-	// dial opens the TCP connection; tests point it at a fake server while
-	// cfg.Host names a remote one, so no test ever leaves the machine.
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// roots, when set, replaces the system's certificate roots (a test's own CA).
+	roots *x509.CertPool
 }
 
 // Option adjusts a Sender made by New.
 type Option func(*Sender)
 
-// WithTimeout bounds each Send, from dialing to QUIT, by d; d <= 0 keeps
-// DefaultTimeout. A shorter deadline on Send's context still wins.
+// WithTimeout bounds each Send by d instead of DefaultTimeout.
 func WithTimeout(d time.Duration) Option {
 	return func(s *Sender) {
 		if d > 0 {
@@ -45,197 +45,127 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithHELO sets the name the Sender gives in EHLO; some servers want the
-// sending host's real name rather than DefaultHELO.
-func WithHELO(name string) Option {
-	return func(s *Sender) { s.helo = name }
-}
-
-// WithFrom sets the sender address, overriding the from option of SMTP_URL.
-func WithFrom(addr string) Option {
-	return func(s *Sender) { s.cfg.From = addr }
-}
-
-// New returns a Sender for cfg. It does not connect; call Validate at start
-// to fail fast on a configuration Send would refuse.
-func New(cfg Config, opts ...Option) *Sender {
-	s := &Sender{
-		cfg:     cfg,
-		timeout: DefaultTimeout,
-		helo:    DefaultHELO,
-		dial:    (&net.Dialer{}).DialContext,
+// New checks cfg, without connecting, and returns a Sender for it.
+func New(cfg Config, opts ...Option) (*Sender, error) {
+	var problems []error
+	if cfg.Host == "" {
+		problems = append(problems, errors.New("smtpmail: no host"))
 	}
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		problems = append(problems, fmt.Errorf("smtpmail: port %d is not from 1 to 65535", cfg.Port))
+	}
+	if cfg.From == "" {
+		cfg.From = DefaultFrom
+	}
+	if _, err := parseFrom(cfg.From); err != nil {
+		problems = append(problems, fmt.Errorf("smtpmail: %w", err))
+	}
+	if (cfg.Username == "") != (cfg.Password == "") {
+		problems = append(problems, errors.New("smtpmail: a user name and a password go together; one is missing"))
+	}
+	switch cfg.TLS {
+	case TLSStartTLS, TLSImplicit:
+	case TLSNone:
+		if !isLoopback(cfg.Host) {
+			problems = append(problems, errors.New("smtpmail: no TLS is allowed only to a loopback host"))
+		}
+	default:
+		problems = append(problems, fmt.Errorf("smtpmail: unknown TLS mode %q", cfg.TLS))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	s := &Sender{cfg: cfg, timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(s)
 	}
-	return s
-}
-
-// Validate reports, without connecting, a configuration that Send would
-// refuse: no host, a bad port or sender, half a credential, a bad HELO name.
-func (s *Sender) Validate() error {
-	var problems []error
-	if s.cfg.Host == "" {
-		problems = append(problems, errors.New("smtpmail: no host"))
-	}
-	if s.cfg.Port < 1 || s.cfg.Port > 65535 {
-		problems = append(problems, fmt.Errorf("smtpmail: port %d is not from 1 to 65535", s.cfg.Port))
-	}
-	if _, err := parseFrom(s.cfg.From); err != nil {
-		problems = append(problems, fmt.Errorf("smtpmail: %w", err))
-	}
-	if (s.cfg.Username == "") != (s.cfg.Password == "") {
-		problems = append(problems, errors.New("smtpmail: a user name and a password go together; one is missing"))
-	}
-	if s.helo == "" || strings.ContainsAny(s.helo, " \t\r\n") {
-		problems = append(problems, errors.New("smtpmail: HELO name must be one word"))
-	}
-	return errors.Join(problems...)
+	return s, nil
 }
 
 // Send delivers one plain-text UTF-8 message to one recipient, a bare
-// address such as name@example.com. It checks its input before connecting,
-// and gives up when ctx ends or the Sender's timeout passes, whichever
-// comes first. Errors do not quote the recipient.
-func (s *Sender) Send(ctx context.Context, to, subject, body string) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	from, err := parseFrom(s.cfg.From)
+// address such as name@example.com, with e.MessageID as its Message-ID. It
+// checks its input before connecting and gives up after the Sender's
+// timeout; ctx bounds the dial. Errors do not quote the recipient.
+func (s *Sender) Send(ctx context.Context, e billing.Email) error {
+	msg, err := s.message(e)
 	if err != nil {
 		return fmt.Errorf("smtpmail: %w", err)
 	}
-	msg, err := buildMessage(from, to, subject, body, time.Now())
+	client, err := gomail.NewClient(s.cfg.Host, s.clientOptions()...)
 	if err != nil {
 		return fmt.Errorf("smtpmail: %w", err)
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if err := s.deliver(ctx, from.Address, to, msg); err != nil {
-		// A deadline surfaces as an i/o timeout on the connection; say why
-		// and let callers test for it with errors.Is.
-		if ctxErr := contextErr(ctx); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w: %w", ctxErr, err)
-		}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
 		return fmt.Errorf("smtpmail: send via %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
 	}
 	return nil
 }
 
-// deliver runs one SMTP session: connect, secure, authenticate, send.
-func (s *Sender) deliver(ctx context.Context, from, to string, msg []byte) error {
-	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
-	conn, err := s.dial(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("dial: %w", err)
+func (s *Sender) clientOptions() []gomail.Option {
+	tlsConfig := &tls.Config{ServerName: s.cfg.Host, MinVersion: tls.VersionTLS12}
+	tlsConfig.RootCAs = s.roots
+	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.timeout), gomail.WithTLSConfig(tlsConfig)}
+	switch s.cfg.TLS {
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL())
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
-	defer conn.Close()
-	// net/smtp takes no context, so the context's deadline and cancellation
-	// reach it through the connection's deadline.
-	if deadline, ok := ctx.Deadline(); ok {
-		if err := conn.SetDeadline(deadline); err != nil {
-			return fmt.Errorf("set deadline: %w", err)
-		}
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-
-	tlsConfig := &tls.Config{
-		ServerName:         s.cfg.Host,
-		InsecureSkipVerify: s.cfg.InsecureSkipVerify,
-		MinVersion:         tls.VersionTLS12,
-	}
-	var netConn net.Conn = conn
-	if s.cfg.ImplicitTLS {
-		tc := tls.Client(conn, tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("tls handshake: %w", err)
-		}
-		netConn = tc
-	}
-	c, err := smtp.NewClient(netConn, s.cfg.Host)
-	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
-	}
-	defer c.Close()
-	if err := c.Hello(s.helo); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	// Extension hides a failed EHLO behind "not offered"; NOOP surfaces it
-	// so a timeout is not misreported as a missing STARTTLS.
-	if err := c.Noop(); err != nil {
-		return fmt.Errorf("ehlo: %w", err)
-	}
-
-	if !s.cfg.ImplicitTLS {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(tlsConfig); err != nil {
-				return fmt.Errorf("starttls: %w", err)
-			}
-		} else if !isLoopback(s.cfg.Host) {
-			// Without this, anyone on the path could strip STARTTLS from
-			// the greeting and read the payment link and the password.
-			return errors.New("server does not offer STARTTLS; refusing to send over an unencrypted connection to a host that is not loopback (use smtps:// or a server with STARTTLS)")
-		}
-	}
-
 	if s.cfg.Username != "" {
-		ok, mechanisms := c.Extension("AUTH")
-		if !ok {
-			return errors.New("SMTP_URL has credentials but the server does not offer AUTH")
-		}
-		if !hasWord(mechanisms, "PLAIN") {
-			return fmt.Errorf("server offers AUTH %s but not PLAIN, the only mechanism we speak", mechanisms)
-		}
-		// PlainAuth itself refuses an unencrypted connection unless the
-		// host is localhost, a second guard on the rule above.
-		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
-			return fmt.Errorf("auth as %q: %w", s.cfg.Username, err)
-		}
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
 	}
+	return opts
+}
 
-	if err := c.Mail(from); err != nil {
-		return fmt.Errorf("mail from: %w", err)
+// message builds the email, refusing a recipient or subject that could add
+// headers or recipients.
+func (s *Sender) message(e billing.Email) (*gomail.Msg, error) {
+	if err := checkRecipient(e.To); err != nil {
+		return nil, err
 	}
-	if err := c.Rcpt(to); err != nil {
-		return fmt.Errorf("rcpt to: %w", err)
+	if strings.ContainsAny(e.Subject, "\r\n") {
+		return nil, errors.New("subject contains a line break")
 	}
-	w, err := c.Data()
+	if strings.ContainsAny(e.MessageID, "<>\r\n \t") {
+		return nil, errors.New("message id must be a bare id-left@id-right")
+	}
+	msg := gomail.NewMsg()
+	if err := msg.From(s.cfg.From); err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	if err := msg.To(e.To); err != nil {
+		return nil, errors.New("recipient is not an email address")
+	}
+	msg.Subject(e.Subject)
+	msg.SetDate()
+	if e.MessageID != "" {
+		msg.SetMessageIDWithValue(e.MessageID)
+	} else {
+		msg.SetMessageID()
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, e.Body)
+	return msg, nil
+}
+
+// checkRecipient accepts exactly one bare ASCII address, so that a
+// customer-supplied value can neither add headers nor add recipients.
+// Its errors do not quote the address, which is personal data.
+func checkRecipient(to string) error {
+	if strings.ContainsAny(to, "\r\n") {
+		return errors.New("recipient contains a line break")
+	}
+	a, err := mail.ParseAddress(to)
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
+		return errors.New("recipient is not an email address")
 	}
-	if _, err := w.Write(msg); err != nil {
-		return fmt.Errorf("write message: %w", err)
+	if a.Name != "" || a.Address != to {
+		return errors.New("recipient must be a bare address such as name@example.com, without a name, brackets or comments")
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("end of data: %w", err)
-	}
-	// The server has accepted the message; failing now over QUIT would
-	// make the caller retry and mail the customer twice.
-	_ = c.Quit()
-	return nil
-}
-
-// contextErr is ctx.Err, except that it already reports a deadline that has
-// passed: the connection's deadline can fire a moment before the context's
-// own timer does.
-func contextErr(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
-		return context.DeadlineExceeded
+	if !isASCII(to) {
+		return errors.New("recipient must be an ASCII address")
 	}
 	return nil
-}
-
-// hasWord tells whether a space-separated list holds word, ignoring case.
-func hasWord(list, word string) bool {
-	for _, w := range strings.Fields(list) {
-		if strings.EqualFold(w, word) {
-			return true
-		}
-	}
-	return false
 }

@@ -91,19 +91,6 @@ func (s *Server) adminChargeRetry(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-type outboxPage struct {
-	Notifications []billing.Notification
-}
-
-func (s *Server) adminOutbox(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.Notifications(r.Context())
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	return s.render(w, r, http.StatusOK, "admin_outbox", outboxPage{Notifications: list})
-}
-
 // adminReplay applies an event again and returns to where the button was.
 func (s *Server) adminReplay(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")

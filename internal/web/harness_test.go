@@ -102,6 +102,8 @@ type harness struct {
 	emu          *stripeemu.Emulator
 	stripeServer *httptest.Server
 	stripeDown   *atomic.Bool
+	// jobsUI is River's UI once a test starts the jobs (startJobs).
+	jobsUI atomic.Pointer[http.Handler]
 }
 
 func newHarness(t *testing.T) *harness {
@@ -152,6 +154,13 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, Staff: h.staff, BaseURL: h.store.URL, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log, Requests: m, Metrics: m.Handler(),
+		Jobs: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ui := h.jobsUI.Load(); ui != nil {
+				(*ui).ServeHTTP(w, r)
+				return
+			}
+			http.NotFound(w, r)
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)

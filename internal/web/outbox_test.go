@@ -2,119 +2,300 @@ package web_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/jobs"
+	"github.com/storefront/storefront/internal/smtpmail"
+	"github.com/storefront/storefront/internal/stripeapi"
+	"github.com/storefront/storefront/internal/testkit"
 )
 
-// mailbox is a Mailer that keeps what it is given, or fails on purpose.
-type mailbox struct {
+// fakeClock is a clock a test moves forward by hand.
+type fakeClock struct {
 	mu   sync.Mutex
-	sent []string
-	fail error
+	skew time.Duration
 }
 
-func (m *mailbox) Send(_ context.Context, to, subject, body string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
-	}
-	m.sent = append(m.sent, to+"|"+subject+"|"+body)
-	return nil
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.skew)
 }
 
-func TestOutboxIsSentOnceAndKeptOnFailure(t *testing.T) {
-	h := newHarness(t)
-	ctx := context.Background()
-	for _, email := range []string{"o1@example.com", "o2@example.com", "o3@example.com"} {
-		h.chargeCard(h.recordedCard(email, "4000000000000341").ID, "10", "usd")
-	}
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skew += d
+}
 
-	down := &mailbox{fail: errors.New("421 try later")}
-	if sent, err := h.svc.DeliverNotifications(ctx, down); err != nil || sent != 0 {
-		t.Fatalf("with the mail server down: sent %d, %v", sent, err)
+// startJobs runs the store's background jobs on h's database, emailing
+// through the fake server with a short backoff; clock, when not nil, is the
+// workers' clock.
+func (h *harness) startJobs(mail *testkit.SMTPServer, clock *fakeClock) *jobs.Runner {
+	h.t.Helper()
+	svc := h.svc
+	if clock != nil {
+		key, err := h.db.Secret(context.Background(), billing.RecoveryKeyName)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		svc = billing.NewService(h.db, h.gateway, billing.Options{BaseURL: h.store.URL, Currency: "usd",
+			APIVersion: stripeapi.APIVersion, RecoveryKey: key, Now: clock.Now})
 	}
-	if n := h.notifications(); n[len(n)-1].LastError == "" || !n[len(n)-1].SentAt.IsZero() {
-		t.Errorf("a failed send is not recorded: %+v", n[len(n)-1])
+	cfg, err := smtpmail.ParseURL("smtp://127.0.0.1:" + mail.Port() + "?tls=none&from=shop@example.com")
+	if err != nil {
+		h.t.Fatal(err)
 	}
+	mailer, err := smtpmail.New(cfg, smtpmail.WithTimeout(2*time.Second))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	runner, err := jobs.New(h.db.Pool(), jobs.Options{
+		Service: svc, Mailer: mailer, EmailBackoff: jobs.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		PollInterval: 20 * time.Millisecond, JobTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := runner.Start(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	uiCtx, stopUI := context.WithCancel(context.Background())
+	ui, err := runner.UI(uiCtx, "/admin/jobs")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.jobsUI.Store(&ui)
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := runner.Stop(ctx); err != nil {
+			h.t.Errorf("stop jobs: %v", err)
+		}
+		stopUI()
+	})
+	return runner
+}
 
-	box := &mailbox{}
-	var wg sync.WaitGroup
-	for range 3 { // three replicas at once
-		wg.Go(func() {
-			if _, err := h.svc.DeliverNotifications(ctx, box); err != nil {
-				t.Error(err)
+// declined charges a card that declines for each email; each declined
+// charge writes its customer a notification.
+func (h *harness) declined(emails ...string) {
+	h.t.Helper()
+	for _, email := range emails {
+		if a := h.chargeCard(h.recordedCard(email, "4000000000000341").ID, "10", "usd"); a.Status != billing.ChargeDeclined {
+			h.t.Fatalf("charge for %s: %s, want declined", email, a.Status)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sendJobs counts the send jobs in each state.
+func (h *harness) sendJobs() map[string]int {
+	h.t.Helper()
+	rows, err := h.db.Pool().Query(context.Background(), `SELECT state::text, count(*) FROM river_job WHERE kind = 'send_notification' GROUP BY state`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			h.t.Fatal(err)
+		}
+		out[state] = n
+	}
+	return out
+}
+
+// checkOncePerNotification checks that the mail server holds exactly one
+// message per notification, carrying its stable Message-ID.
+func checkOncePerNotification(t *testing.T, mail *testkit.SMTPServer, list []billing.Notification) {
+	t.Helper()
+	byID := map[string]int{}
+	for _, m := range mail.Messages() {
+		byID[m.MessageID]++
+	}
+	if len(mail.Messages()) != len(list) {
+		t.Errorf("%d emails received for %d notifications: %v", len(mail.Messages()), len(list), byID)
+	}
+	for _, n := range list {
+		id := fmt.Sprintf("notification-%d.", n.ID)
+		found := 0
+		for mid, count := range byID {
+			if strings.HasPrefix(mid, id) {
+				found += count
 			}
-		})
-	}
-	wg.Wait()
-	if len(box.sent) != 3 {
-		t.Fatalf("%d emails sent for 3 notifications: %v", len(box.sent), box.sent)
-	}
-	for _, m := range box.sent {
-		if !strings.Contains(m, "/pay/") || !strings.Contains(m, "USD 10.00") {
-			t.Errorf("email lacks the link or the amount: %s", m)
+		}
+		if found != 1 {
+			t.Errorf("notification %d arrived %d times", n.ID, found)
 		}
 	}
-	if sent, _ := h.svc.DeliverNotifications(ctx, box); sent != 0 {
-		t.Errorf("a second round sent %d again", sent)
-	}
-	for _, n := range h.notifications() {
-		if n.SentAt.IsZero() {
-			t.Errorf("notification %d not marked sent", n.ID)
-		}
-	}
-	if res := h.admin("/admin/outbox", "admin", adminPassword); res.status != http.StatusOK || strings.Count(res.body, "payment link") != 3 {
-		t.Errorf("outbox page: %d", res.status)
-	}
 }
 
-// connectionCounter is a Mailer that notes how many pool connections are
-// held while it sends: none, or a slow mail server starves the store.
-type connectionCounter struct {
-	mailbox
-	held func() int32
-	max  int32
-}
-
-func (c *connectionCounter) Send(ctx context.Context, to, subject, body string) error {
-	if n := c.held(); n > c.max {
-		c.max = n
-	}
-	return c.mailbox.Send(ctx, to, subject, body)
-}
-
-// TestOutboxLeaseOutlivesACrashedSender: a sender that claimed a message and
-// died never sent it; another replica skips it while the lease runs, sends
-// it once the lease is over, and no connection is held during a send.
-func TestOutboxLeaseOutlivesACrashedSender(t *testing.T) {
+// TestEmailOutageLosesNothing: with the mail server down for longer than
+// the polling sender used to try (10 tries), every message keeps being
+// tried, a message the server refuses holds up no other, and each arrives
+// exactly once when the server is back.
+func TestEmailOutageLosesNothing(t *testing.T) {
 	h := newHarness(t)
-	ctx := context.Background()
-	for _, email := range []string{"l1@example.com", "l2@example.com"} {
-		h.chargeCard(h.recordedCard(email, "4000000000000341").ID, "10", "usd")
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{RejectRecipient: "busy@example.com"})
+	mail.SetDown(true)
+	h.declined("o1@example.com", "o2@example.com", "o3@example.com")
+	if n := h.sendJobs()["available"]; n != 3 {
+		t.Fatalf("%d send jobs available after 3 declines, want one each (in the charge's transaction)", n)
 	}
-	crashed, ok, err := h.db.ClaimNotification(ctx, time.Hour)
-	if err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
+	h.startJobs(mail, nil)
+
+	const oldGiveUp = 10
+	waitFor(t, "every message was tried more often than the old sender would", func() bool {
+		for _, n := range h.notifications() {
+			if n.Attempts <= oldGiveUp {
+				return false
+			}
+		}
+		return true
+	})
+	page := h.admin("/admin/outbox", "admin", adminPassword)
+	if strings.Count(page.body, `status-retrying`) != 3 || !strings.Contains(page.body, "421") {
+		t.Errorf("outbox during the outage does not show 3 retrying messages with the server's answer:\n%s", page.body)
 	}
-	box := &connectionCounter{held: func() int32 { return h.db.Pool().Stat().AcquiredConns() }}
-	if sent, err := h.svc.DeliverNotifications(ctx, box); err != nil || sent != 1 {
-		t.Fatalf("with one message leased to a dead sender: sent %d, %v; want the other one", sent, err)
+
+	// One message the server keeps refusing is tried beside the others, not before them.
+	h.declined("busy@example.com")
+	mail.SetDown(false)
+	waitFor(t, "the three messages were sent", func() bool { return len(mail.Messages()) >= 3 })
+	waitFor(t, "their jobs completed", func() bool { return h.sendJobs()["completed"] == 3 })
+	var sent []billing.Notification
+	for _, n := range h.notifications() {
+		switch {
+		case n.Recipient == "busy@example.com":
+			if n.Status() != billing.NotificationRetrying || !strings.Contains(n.LastError, "450") {
+				t.Errorf("the refused message: %s, %q; want retrying with the server's 450", n.Status(), n.LastError)
+			}
+		case n.Status() != billing.NotificationSent:
+			t.Errorf("notification %d to %s: %s", n.ID, n.Recipient, n.Status())
+		default:
+			sent = append(sent, n)
+		}
 	}
-	if strings.Contains(strings.Join(box.sent, "\n"), crashed.Recipient) {
-		t.Errorf("a leased message was sent by another replica")
+	checkOncePerNotification(t, mail, sent)
+}
+
+// TestEmailFailsAfterThreeDaysAndIsSentAgain: a message that fails for
+// three days (a fake clock) is failed, shown so in the outbox with its last
+// error, and staff can send it again, once.
+func TestEmailFailsAfterThreeDaysAndIsSentAgain(t *testing.T) {
+	h := newHarness(t)
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	mail.SetDown(true)
+	clock := &fakeClock{}
+	h.declined("late@example.com")
+	h.startJobs(mail, clock)
+	waitFor(t, "a few tries failed", func() bool { return h.notifications()[0].Attempts >= 3 })
+	if n := h.notifications()[0]; n.Status() != billing.NotificationRetrying || n.FailingSince.IsZero() {
+		t.Fatalf("after failing tries: %s since %v", n.Status(), n.FailingSince)
 	}
-	if _, err := h.db.Pool().Exec(ctx, `UPDATE notifications SET claimed_until = now() - interval '1 second' WHERE id = $1`, crashed.ID); err != nil {
-		t.Fatal(err)
+
+	clock.Advance(billing.EmailRetryWindow)
+	waitFor(t, "the message is failed", func() bool { return h.notifications()[0].Status() == billing.NotificationFailed })
+	waitFor(t, "its job is cancelled", func() bool { return h.sendJobs()["cancelled"] == 1 })
+	n := h.notifications()[0]
+	page := h.admin("/admin/outbox", "admin", adminPassword)
+	form := fmt.Sprintf(`action="/admin/outbox/%d/send"`, n.ID)
+	if !strings.Contains(page.body, "status-failed") || !strings.Contains(page.body, "421") || !strings.Contains(page.body, form) || !strings.Contains(page.body, "Send again") {
+		t.Fatalf("outbox does not show the failed message, its last error and Send again:\n%s", page.body)
 	}
-	if sent, err := h.svc.DeliverNotifications(ctx, box); err != nil || sent != 1 {
-		t.Fatalf("after the lease ran out: sent %d, %v; want the dead sender's message", sent, err)
+
+	path := fmt.Sprintf("/admin/outbox/%d/send", n.ID)
+	// Not staff, or from another site: refused, nothing queued.
+	req, _ := http.NewRequest(http.MethodPost, h.store.URL+path, nil)
+	if res := h.do(req); res.status != http.StatusUnauthorized {
+		t.Errorf("Send again without credentials: %d, want 401", res.status)
 	}
-	if box.max != 0 {
-		t.Errorf("%d pool connections held while sending, want 0", box.max)
+	req, _ = http.NewRequest(http.MethodPost, h.store.URL+path, nil)
+	req.SetBasicAuth("admin", adminPassword)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if res := h.do(req); res.status != http.StatusForbidden {
+		t.Errorf("Send again from another site: %d, want 403", res.status)
+	}
+	if got := h.sendJobs(); got["available"]+got["scheduled"]+got["retryable"]+got["running"] != 0 {
+		t.Fatalf("a refused Send again queued a job: %v", got)
+	}
+
+	mail.SetDown(false)
+	if res := h.adminPost(path, url.Values{}); res.status != http.StatusSeeOther || res.location != "/admin/outbox" {
+		t.Fatalf("Send again: %d %q %s", res.status, res.location, res.body)
+	}
+	waitFor(t, "the message is sent", func() bool { return h.notifications()[0].Status() == billing.NotificationSent })
+	checkOncePerNotification(t, mail, h.notifications())
+	if res := h.adminPost(path, url.Values{}); res.status != http.StatusBadRequest {
+		t.Errorf("Send again of a sent message: %d, want 400", res.status)
+	}
+	var audited int
+	if err := h.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'notification.resend' AND target = $1 AND actor = 'admin'`,
+		fmt.Sprint(n.ID)).Scan(&audited); err != nil || audited != 1 {
+		t.Errorf("audit rows for Send again: %d (%v), want 1", audited, err)
+	}
+}
+
+// TestJobsUIRetriesAFailedJob: River's UI is mounted for staff only, and
+// a job retried through it runs again, audited.
+func TestJobsUIRetriesAFailedJob(t *testing.T) {
+	h := newHarness(t)
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	mail.SetDown(true)
+	clock := &fakeClock{}
+	h.declined("ui@example.com")
+	h.startJobs(mail, clock)
+	waitFor(t, "a try failed", func() bool { return h.notifications()[0].Attempts >= 1 })
+	clock.Advance(billing.EmailRetryWindow)
+	waitFor(t, "the job is cancelled", func() bool { return h.sendJobs()["cancelled"] == 1 })
+
+	if res := h.get("/admin/jobs/"); res.status != http.StatusUnauthorized {
+		t.Errorf("jobs UI without credentials: %d, want 401", res.status)
+	}
+	page := h.admin("/admin/jobs/", "admin", adminPassword)
+	if page.status != http.StatusOK || !strings.Contains(page.body, `<div id="root"`) || !strings.Contains(page.body, `/admin/jobs/assets/`) {
+		t.Fatalf("jobs UI: %d\n%s", page.status, page.body)
+	}
+	list := h.admin("/admin/jobs/api/jobs?state=cancelled", "admin", adminPassword)
+	m := regexp.MustCompile(`"id":\s*"?(\d+)`).FindStringSubmatch(list.body)
+	if list.status != http.StatusOK || m == nil || !strings.Contains(list.body, "send_notification") {
+		t.Fatalf("jobs API list of cancelled jobs: %d %s", list.status, list.body)
+	}
+
+	mail.SetDown(false)
+	req, _ := http.NewRequest(http.MethodPost, h.store.URL+"/admin/jobs/api/jobs/retry", strings.NewReader(`{"ids":["`+m[1]+`"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("admin", adminPassword)
+	if res := h.do(req); res.status != http.StatusOK {
+		t.Fatalf("retry through the jobs UI: %d %s", res.status, res.body)
+	}
+	waitFor(t, "the message is sent", func() bool { return h.notifications()[0].Status() == billing.NotificationSent })
+	checkOncePerNotification(t, mail, h.notifications())
+	var audited int
+	if err := h.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'jobs.retry' AND detail LIKE '%'||$1||'%'`, m[1]).Scan(&audited); err != nil || audited != 1 {
+		t.Errorf("audit rows for the retry: %d (%v), want 1", audited, err)
 	}
 }

@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.checkInput)
 		r.Get("/", s.handle(s.adminPaymentMethods))
 		r.Get("/outbox", s.handle(s.adminOutbox))
+		r.Post("/outbox/{id}/send", s.handle(s.adminOutboxSend))
 		r.Get("/customers/{id}", s.handle(s.adminCustomer))
 		r.Post("/customers/{id}/default", s.handle(s.customerAction(s.adminSetDefault)))
 		r.Post("/customers/{id}/detach", s.handle(s.customerAction(s.adminDetach)))
@@ -67,6 +68,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/charges/{id}/retry", s.handle(s.adminChargeRetry))
 		r.Post("/events/{id}/replay", s.handle(s.adminReplay))
 		r.Get("/audit", s.handle(s.adminAudit))
+		// River's UI: job lists by state, retry, cancel; its own page and JSON API.
+		r.With(s.auditJobActions).Mount("/jobs", s.jobs)
 	})
 	return r
 }

@@ -40,6 +40,8 @@ type Options struct {
 	Requests RequestObserver
 	// Metrics serves GET /metrics to staff; nil: the route is a 404.
 	Metrics http.Handler
+	// Jobs serves River's UI at /admin/jobs to staff; nil: the route is a 404.
+	Jobs http.Handler
 }
 
 // RequestObserver counts requests (metrics). route is chi's route pattern,
@@ -66,6 +68,7 @@ type Server struct {
 	log            *slog.Logger
 	requests       RequestObserver
 	metrics        http.Handler
+	jobs           http.Handler
 }
 
 // pageNames are the templates rendered inside the layout; all are parsed at
@@ -98,9 +101,13 @@ func NewServer(opts Options) (*Server, error) {
 		log:            log,
 		requests:       opts.Requests,
 		metrics:        opts.Metrics,
+		jobs:           opts.Jobs,
 	}
 	if s.metrics == nil {
 		s.metrics = http.NotFoundHandler()
+	}
+	if s.jobs == nil {
+		s.jobs = http.NotFoundHandler()
 	}
 	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when, "money": money}
 	for _, name := range pageNames {
