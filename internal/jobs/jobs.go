@@ -12,14 +12,24 @@
 //
 // Adding work:
 //
-//   - a job: its args type in billing (a struct with a Kind method), its
-//     worker in a file of this package (see email.go), registered in
-//     New's list in workers() or passed in Options.Workers with Worker(w);
+//   - a job: its args type in billing (a struct with a Kind method, no River
+//     import), its worker in a file of this package (see email.go), passed
+//     to New in Options.Workers as Worker(&yourWorker{...}); a job inserted
+//     with a change goes in by a postgres method that calls River's InsertTx
+//     on the change's transaction (see insertNotification there);
+//   - a customer email: insert the notification with postgres'
+//     insertNotification, in the transaction that decides it; its send job
+//     comes with it;
 //   - a schedule: a *river.PeriodicJob in Options.Periodic (Every makes
 //     one). River enqueues periodic jobs on the elected leader only, so each
-//     runs once per period however many replicas run, and a job that must
-//     not run twice for one period (an email per card and expiry) also needs
-//     its own idempotency: a unique key, a guarded insert.
+//     runs once per period however many replicas run; a job that must not
+//     act twice (one email per card and expiry) needs its own idempotency as
+//     well, a unique key or a guarded insert, since a job can run again
+//     after its replica dies.
+//
+// A worker's Timeout (JobTimeout by default) must stay under twice
+// JobTimeout, or River would hand a job that is still running to another
+// replica.
 package jobs
 
 import (

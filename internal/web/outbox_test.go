@@ -299,3 +299,33 @@ func TestJobsUIRetriesAFailedJob(t *testing.T) {
 		t.Errorf("audit rows for the retry: %d (%v), want 1", audited, err)
 	}
 }
+
+// TestStopHandsBackARunningJob: a job still running when the drain ends is
+// cancelled and goes back to the queue, not lost and not left running, and
+// the next replica to start sends the message once.
+func TestStopHandsBackARunningJob(t *testing.T) {
+	h := newHarness(t)
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	mail.StallNext()
+	h.declined("drain@example.com")
+	first := h.startJobs(mail, nil)
+	select {
+	case <-mail.Stalled():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job never reached the mail server")
+	}
+	drain, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := first.Stop(drain); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if got := h.sendJobs(); got["running"] != 0 || got["available"]+got["retryable"] != 1 {
+		t.Fatalf("send jobs after the drain ran out: %v; want it back in the queue", got)
+	}
+	if n := h.notifications()[0]; n.Status() == billing.NotificationSent {
+		t.Fatalf("the stalled message is marked sent")
+	}
+	h.startJobs(mail, nil)
+	waitFor(t, "the message is sent", func() bool { return h.notifications()[0].Status() == billing.NotificationSent })
+	checkOncePerNotification(t, mail, h.notifications())
+}
