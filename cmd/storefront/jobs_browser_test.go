@@ -15,13 +15,9 @@ func TestBrowserJobsUI(t *testing.T) {
 	ctx := newBrowser(t)
 	s := startLocalStore(t)
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(1200, 900),
 		chromedp.Navigate(s.baseURL+"/admin/outbox"),
 		chromedp.WaitVisible(`#password`),
-		chromedp.SetValue(`#user`, "admin"),
-		chromedp.SetValue(`#password`, s.password),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`.whoami`),
+		signInOnThePage("admin", s.password),
 	)
 	if err != nil {
 		t.Fatalf("sign in to the jobs UI: %v", err)

@@ -32,13 +32,7 @@ func TestBrowserSignInOnAPhone(t *testing.T) {
 		t.Errorf("sign-in page at %s", loc)
 	}
 	fits("the login page")
-	err = chromedp.Do(ctx,
-		chromedp.SetValue(`#user`, "admin"),
-		chromedp.SetValue(`#password`, s.password),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`.whoami`),
-	)
-	if err != nil {
+	if err := chromedp.Do(ctx, signInOnThePage("admin", s.password)); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.HasSuffix(loc, "/admin/audit") {
@@ -57,4 +51,15 @@ func TestBrowserSignInOnAPhone(t *testing.T) {
 	if err != nil {
 		t.Errorf("sign out, then the admin asks to sign in again: %v", err)
 	}
+}
+
+// signInOnThePage fills the login page the browser shows and waits for the
+// admin page it leads to.
+func signInOnThePage(user, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(`#user`, user),
+		chromedp.SetValue(`#password`, password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`.whoami`),
+	)
 }

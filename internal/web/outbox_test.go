@@ -97,7 +97,7 @@ func (h *harness) declined(emails ...string) {
 }
 
 // waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -202,16 +202,25 @@ func TestEmailOutageLosesNothing(t *testing.T) {
 	checkOncePerNotification(t, mail, sent)
 }
 
+// failingEmail writes email a message while the mail server is down, and
+// returns once the jobs, on a fake clock, have failed to send it once.
+func (h *harness) failingEmail(email string) (*testkit.SMTPServer, *fakeClock) {
+	h.t.Helper()
+	mail := testkit.StartSMTP(h.t, testkit.SMTPOptions{})
+	mail.SetDown(true)
+	clock := &fakeClock{}
+	h.declined(email)
+	h.startJobs(mail, clock)
+	waitFor(h.t, "a try failed", func() bool { return h.notifications()[0].Attempts >= 1 })
+	return mail, clock
+}
+
 // TestEmailFailsAfterThreeDaysAndIsSentAgain: a message that fails for
 // three days (a fake clock) is failed, shown so in the outbox with its last
 // error, and staff can send it again, once.
 func TestEmailFailsAfterThreeDaysAndIsSentAgain(t *testing.T) {
 	h := newHarness(t)
-	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
-	mail.SetDown(true)
-	clock := &fakeClock{}
-	h.declined("late@example.com")
-	h.startJobs(mail, clock)
+	mail, clock := h.failingEmail("late@example.com")
 	waitFor(t, "a few tries failed", func() bool { return h.notifications()[0].Attempts >= 3 })
 	if n := h.notifications()[0]; n.Status() != billing.NotificationRetrying || n.FailingSince.IsZero() {
 		t.Fatalf("after failing tries: %s since %v", n.Status(), n.FailingSince)
@@ -263,12 +272,7 @@ func TestEmailFailsAfterThreeDaysAndIsSentAgain(t *testing.T) {
 // a job retried through it runs again, audited.
 func TestJobsUIRetriesAFailedJob(t *testing.T) {
 	h := newHarness(t)
-	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
-	mail.SetDown(true)
-	clock := &fakeClock{}
-	h.declined("ui@example.com")
-	h.startJobs(mail, clock)
-	waitFor(t, "a try failed", func() bool { return h.notifications()[0].Attempts >= 1 })
+	mail, clock := h.failingEmail("ui@example.com")
 	clock.Advance(billing.EmailRetryWindow)
 	waitFor(t, "the job is cancelled", func() bool { return h.sendJobs()["cancelled"] == 1 })
 
