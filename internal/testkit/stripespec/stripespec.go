@@ -242,9 +242,6 @@ func (s *Spec) visit(schema string, v any) error {
 func Checked(t testing.TB, h http.Handler) http.Handler {
 	t.Helper()
 	s, add := collect(t, "answer")
-	if s == nil {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/v1/") {
 			h.ServeHTTP(w, r)
@@ -262,9 +259,6 @@ func Checked(t testing.TB, h http.Handler) http.Handler {
 func Webhooks(t testing.TB, h http.Handler) http.Handler {
 	t.Helper()
 	s, add := collect(t, "event")
-	if s == nil {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -283,7 +277,7 @@ func collect(t testing.TB, what string) (*Spec, func(body []byte, check func() e
 	t.Helper()
 	s := Load(t)
 	if s == nil {
-		return nil, nil
+		return nil, func([]byte, func() error) {} // nothing to check against
 	}
 	type item struct {
 		body  []byte
