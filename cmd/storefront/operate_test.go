@@ -14,6 +14,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 )
 
 // emulatorWithSavedCard runs a separate emulator holding the events of one
@@ -21,7 +22,7 @@ import (
 func emulatorWithSavedCard(t *testing.T, cards ...string) string {
 	t.Helper()
 	emu := stripeemu.New(stripeemu.Options{})
-	srv := httptest.NewServer(emu.Handler())
+	srv := httptest.NewServer(stripespec.Checked(t, emu.Handler()))
 	emu.SetPublicURL(srv.URL)
 	t.Cleanup(func() { srv.Close(); emu.Close() })
 	ctx := context.Background()

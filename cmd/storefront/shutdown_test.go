@@ -13,6 +13,7 @@ import (
 
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/testkit"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 )
 
 // TestShutdownDrainsAStripeCallInFlight: SIGTERM (the cancelled context)
@@ -25,7 +26,7 @@ func TestShutdownDrainsAStripeCallInFlight(t *testing.T) {
 	emu := stripeemu.New(stripeemu.Options{})
 	t.Cleanup(emu.Close)
 	arrived := make(chan struct{}, 1)
-	stripeHandler := emu.Handler()
+	stripeHandler := stripespec.Checked(t, emu.Handler())
 	stripeServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/checkout/sessions" {
 			io.ReadAll(r.Body) //nolint:errcheck // read it all so that a caller hanging up is noticed

@@ -15,6 +15,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 )
 
 // recorder keeps the body of the last response, so a test can look at the
@@ -155,7 +156,7 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 func TestFidelityEmulatorMatchesStripeMock(t *testing.T) {
 	mockBase := startStripeMock(t)
 	emu := stripeemu.New(stripeemu.Options{})
-	emuServer := httptest.NewServer(emu.Handler())
+	emuServer := httptest.NewServer(stripespec.Checked(t, emu.Handler()))
 	emu.SetPublicURL(emuServer.URL)
 	t.Cleanup(func() { emuServer.Close(); emu.Close() })
 

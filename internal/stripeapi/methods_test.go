@@ -10,6 +10,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 )
 
 // TestRequestsAskForCardsOnly checks that every request that lets Stripe
@@ -17,7 +18,7 @@ import (
 // asked, and the Dashboard's types (card and link) when nothing was named.
 func TestRequestsAskForCardsOnly(t *testing.T) {
 	emu := stripeemu.New(stripeemu.Options{})
-	srv := httptest.NewServer(emu.Handler())
+	srv := httptest.NewServer(stripespec.Checked(t, emu.Handler()))
 	emu.SetPublicURL(srv.URL)
 	t.Cleanup(func() { srv.Close(); emu.Close() })
 	rec := &recorder{}

@@ -68,6 +68,8 @@ func (e *Emulator) createSession(c *call) (any, error) {
 		CustomFields:             []*stripe.CheckoutSessionCustomField{},
 		ShippingOptions:          []*stripe.CheckoutSessionShippingOption{},
 		AutomaticTax:             &stripe.CheckoutSessionAutomaticTax{},
+		CustomText:               &stripe.CheckoutSessionCustomText{},
+		PhoneNumberCollection:    &stripe.CheckoutSessionPhoneNumberCollection{},
 	}}
 	switch mode {
 	case "setup":

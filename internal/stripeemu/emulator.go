@@ -38,6 +38,7 @@ package stripeemu
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"html/template"
@@ -162,43 +163,21 @@ type paymentMethod struct {
 
 // New returns an Emulator configured by opts, with defaults filled in.
 func New(opts Options) *Emulator {
-	if opts.RetryBase <= 0 {
-		opts.RetryBase = 5 * time.Minute
-	}
-	if opts.RetryMax <= 0 {
-		opts.RetryMax = 12 * time.Hour
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 13
-	}
-	if opts.DeliveryTimeout <= 0 {
-		opts.DeliveryTimeout = 10 * time.Second
-	}
-	if opts.MaxConcurrentDeliveries <= 0 {
-		opts.MaxConcurrentDeliveries = 16
-	}
-	if opts.SessionSweep <= 0 {
-		opts.SessionSweep = 30 * time.Second
-	}
-	if opts.MerchantName == "" {
-		opts.MerchantName = "Storefront"
-	}
+	orDefault(&opts.RetryBase, 5*time.Minute)
+	orDefault(&opts.RetryMax, 12*time.Hour)
+	orDefault(&opts.MaxAttempts, 13)
+	orDefault(&opts.DeliveryTimeout, 10*time.Second)
+	orDefault(&opts.MaxConcurrentDeliveries, 16)
+	orDefault(&opts.SessionSweep, 30*time.Second)
+	opts.MerchantName = cmp.Or(opts.MerchantName, "Storefront")
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: opts.DeliveryTimeout}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Emulator{
 		opts:           opts,
-		log:            logger,
-		client:         client,
+		log:            cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
+		client:         cmp.Or(opts.HTTPClient, &http.Client{Timeout: opts.DeliveryTimeout}),
 		pages:          parsePages(),
 		publicURL:      strings.TrimRight(opts.PublicURL, "/"),
 		webhookURL:     opts.WebhookURL,
@@ -219,6 +198,13 @@ func New(opts Options) *Emulator {
 	e.wg.Add(1)
 	go e.sweep()
 	return e
+}
+
+// orDefault replaces a zero or negative setting by its default.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // sweep expires the sessions whose time has passed, as Stripe does without

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 	"github.com/stripe/stripe-go/v76/webhook"
@@ -43,7 +44,7 @@ func newEnv(t *testing.T, opts stripeemu.Options) *env {
 		opts.RetryMax = 100 * time.Millisecond
 	}
 	emu := stripeemu.New(opts)
-	srv := httptest.NewServer(emu.Handler())
+	srv := httptest.NewServer(stripespec.Checked(t, emu.Handler()))
 	emu.SetPublicURL(srv.URL)
 	t.Cleanup(func() {
 		srv.Close()
@@ -275,7 +276,7 @@ type hookReceiver struct {
 
 func newHookReceiver(t *testing.T, status func(stripe.Event) int) *hookReceiver {
 	h := &hookReceiver{status: status}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.srv = httptest.NewServer(stripespec.Webhooks(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		ev, err := webhook.ConstructEvent(body, r.Header.Get("Stripe-Signature"), testSecret)
 		if err != nil || r.Header.Get("User-Agent") != "Stripe/1.0 (+https://stripe.com/docs/webhooks)" ||
@@ -294,7 +295,7 @@ func newHookReceiver(t *testing.T, status func(stripe.Event) int) *hookReceiver 
 		h.got = append(h.got, ev)
 		h.mu.Unlock()
 		w.WriteHeader(code)
-	}))
+	})))
 	t.Cleanup(h.srv.Close)
 	return h
 }

@@ -88,9 +88,9 @@ func addExpand(tree expandTree, kind, rest, full string) error {
 	return invalidParam("expand", fmt.Sprintf("This property cannot be expanded (%s).", full))
 }
 
-// toMap turns a stripe-go object into its generic JSON form. Numbers stay
-// json.Number so int64 amounts and timestamps survive unchanged.
-func toMap(v any) (map[string]any, error) {
+// toMap turns a stripe-go object of kind into its JSON form as Stripe sends
+// it. Numbers stay json.Number so int64 amounts and timestamps survive unchanged.
+func toMap(v any, kind string) (map[string]any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("marshal %T: %w", v, err)
@@ -101,25 +101,44 @@ func toMap(v any) (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("unmarshal %T: %w", v, err)
 	}
-	nullEmptyStrings(m)
+	tidy(m, kind)
 	return m, nil
 }
 
-// nullEmptyStrings turns "" into null throughout: stripe-go's structs cannot
-// tell unset from empty, while Stripe sends null for unset strings.
-func nullEmptyStrings(v any) {
+// omitted are the fields Stripe leaves out where stripe-go's structs write
+// null (or false): API version 2023-10-16 lets them be absent but not null
+// (each payment method type's details, lists sent only when expanded), or
+// they came in a later version. "parent.field" is a field under one key (or
+// at the top of one kind of object), "parent.*" every field under that key;
+// references are nulled again by collapseRef.
+var omitted = strings.Fields(`payment_method.* payment_method_details.* payment_method_options.* next_action.*
+	line_items redirect_on_completion return_url tax_id_collection breakdown liability
+	invoice_credit_balance sources subscriptions tax customer.tax_ids customer.deleted amount_details source
+	radar_options transfer authorization_code level3 rule card.description iin issuer display_brand moto
+	extended_authorization incremental_authorization multicapture overcapture refund.description destination_details
+	refund.failure_balance_transaction failure_reason instructions_email refund.next_action account previous_attributes`)
+
+func omit(field string) bool { return slices.Contains(omitted, field) }
+
+// tidy turns "" into null throughout, as Stripe sends unset strings (which
+// stripe-go cannot tell from empty ones), and leaves out the omitted fields;
+// parent is the key v is under, or its kind at the top.
+func tidy(v any, parent string) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
-			if s, ok := e.(string); ok && s == "" {
-				t[k] = nil
-				continue
+			if e == "" {
+				t[k], e = nil, nil
 			}
-			nullEmptyStrings(e)
+			named := omit(k) || omit(parent+"."+k)
+			if e == nil && (named || omit(parent+".*")) || e == false && named {
+				delete(t, k)
+			}
+			tidy(e, k)
 		}
 	case []any:
 		for _, e := range t {
-			nullEmptyStrings(e)
+			tidy(e, parent)
 		}
 	}
 }
@@ -162,7 +181,7 @@ func (e *Emulator) renderLocked(kind, id string, exp expandTree) (map[string]any
 	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return nil, fmt.Errorf("render %s %s: %w", kind, id, ErrNotFound)
 	}
-	m, err := toMap(obj)
+	m, err := toMap(obj, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -216,12 +235,10 @@ func (e *Emulator) collapseRef(m map[string]any, f refField, exp expandTree) err
 		parent = next
 	}
 	leaf := parts[len(parts)-1]
-	ref, ok := parent[leaf].(map[string]any)
-	if !ok {
-		return nil
-	}
+	ref, _ := parent[leaf].(map[string]any)
 	id, _ := ref["id"].(string)
 	if id == "" {
+		// Stripe sends every unset reference as null.
 		parent[leaf] = nil
 		return nil
 	}

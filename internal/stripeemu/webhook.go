@@ -52,16 +52,13 @@ func Sign(body []byte, secret string, t time.Time) string {
 // for one event never delays another; e.sem bounds concurrent requests.
 func (e *Emulator) deliver(eventID string) {
 	defer e.wg.Done()
-	if e.opts.DeliveryDelay > 0 {
-		timer := time.NewTimer(e.opts.DeliveryDelay)
+	wait := e.opts.DeliveryDelay
+	for attempt := 1; attempt <= e.opts.MaxAttempts; attempt++ {
 		select {
-		case <-timer.C:
+		case <-time.After(wait):
 		case <-e.ctx.Done():
-			timer.Stop()
 			return
 		}
-	}
-	for attempt := 1; attempt <= e.opts.MaxAttempts; attempt++ {
 		e.mu.Lock()
 		url := e.webhookURL
 		ev := e.events[eventID]
@@ -115,15 +112,8 @@ func (e *Emulator) deliver(eventID string) {
 			e.log.Warn("stripeemu: giving up delivering event", "event", eventID, "type", typ, "attempts", attempt, "status", status, "err", err)
 			return
 		}
-		delay := e.backoff(attempt)
-		e.log.Info("stripeemu: delivery failed, will retry", "event", eventID, "type", typ, "attempt", attempt, "status", status, "err", err, "in", delay)
-		timer := time.NewTimer(delay)
-		select {
-		case <-timer.C:
-		case <-e.ctx.Done():
-			timer.Stop()
-			return
-		}
+		wait = e.backoff(attempt)
+		e.log.Info("stripeemu: delivery failed, will retry", "event", eventID, "type", typ, "attempt", attempt, "status", status, "err", err, "in", wait)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 	"github.com/storefront/storefront/internal/web"
 	assets "github.com/storefront/storefront/web"
 )
@@ -52,7 +53,7 @@ type stripeSide struct {
 func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
 	t.Helper()
 	s := &stripeSide{emu: stripeemu.New(opts)}
-	emuHandler := s.emu.Handler()
+	emuHandler := stripespec.Checked(t, s.emu.Handler())
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if lat := time.Duration(s.latency.Load()); lat > 0 && strings.HasPrefix(r.URL.Path, "/v1/") {
 			// Read the body first: only then does the server notice a caller that hangs up.

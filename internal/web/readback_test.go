@@ -16,6 +16,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 )
 
 // stripeReads are the gateway operations that read an object from Stripe.
@@ -46,7 +47,7 @@ type heldWebhooks struct {
 func newHeldWebhooks(t *testing.T) *heldWebhooks {
 	t.Helper()
 	g := &heldWebhooks{open: make(chan struct{})}
-	g.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	g.server = httptest.NewServer(stripespec.Webhooks(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		open := g.open
 		g.mu.Unlock()
@@ -66,7 +67,7 @@ func newHeldWebhooks(t *testing.T) *heldWebhooks {
 		defer res.Body.Close()
 		w.WriteHeader(res.StatusCode)
 		io.Copy(w, res.Body) //nolint:errcheck
-	}))
+	})))
 	t.Cleanup(func() {
 		g.release()
 		g.server.Close()

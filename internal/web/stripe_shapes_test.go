@@ -19,6 +19,7 @@ import (
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 	"github.com/storefront/storefront/internal/testkit"
+	"github.com/storefront/storefront/internal/testkit/stripespec"
 )
 
 // eventAbout is a Stripe event of typ about the object id, as Stripe sends it.
@@ -93,7 +94,7 @@ func asyncStripe(t *testing.T) (*stripeSide, *sync.Map) {
 	t.Helper()
 	failed := &sync.Map{}
 	side := &stripeSide{emu: stripeemu.New(stripeemu.Options{})}
-	emu := side.emu.Handler()
+	emu := stripespec.Checked(t, side.emu.Handler())
 	side.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, "/v1/checkout/sessions/")
 		id, action, _ := strings.Cut(rest, "/")
@@ -205,7 +206,7 @@ func TestProcessingAtStripeIsNotAMissingAnswer(t *testing.T) {
 func frontedStripe(t *testing.T, intercept func(w http.ResponseWriter, r *http.Request) bool) *stripeSide {
 	t.Helper()
 	side := &stripeSide{emu: stripeemu.New(stripeemu.Options{})}
-	emu := side.emu.Handler()
+	emu := stripespec.Checked(t, side.emu.Handler())
 	side.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !intercept(w, r) {
 			emu.ServeHTTP(w, r)
