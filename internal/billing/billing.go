@@ -136,7 +136,70 @@ type ChargeAttempt struct {
 	// paid; DuplicatesRefunded, those of them refunded on Stripe so far.
 	DuplicatePayments  int
 	DuplicatesRefunded int
+	// Description says what the charge is for ("Order #1042"); it reaches
+	// the PaymentIntent, the customer's email and the recovery session.
+	Description string
+	// WithdrawnAt is when the store stopped asking for a failed charge (its
+	// order was canceled): the recovery link no longer works.
+	WithdrawnAt time.Time
+	// Refunded is what has been refunded of the payment, as far as we know:
+	// refunds made here and succeeded, or what Stripe last said
+	// (charge.refunded) if that is more.
+	Refunded int64
 }
+
+// PaidPaymentIntentID is the PaymentIntent whose payment settled the
+// attempt: the charge itself, or the recovery payment. Empty while unpaid.
+func (a ChargeAttempt) PaidPaymentIntentID() string {
+	switch a.Status {
+	case ChargeSucceeded:
+		return a.PaymentIntentID
+	case ChargeRecovered:
+		return a.RecoveredPaymentIntentID
+	}
+	return ""
+}
+
+// Refundable is what can still be refunded of a paid attempt.
+func (a ChargeAttempt) Refundable() int64 {
+	if !a.Paid() {
+		return 0
+	}
+	return max(a.Money.Amount-a.Refunded, 0)
+}
+
+// LineItem is one line of what a charge pays for, as Checkout shows it.
+type LineItem struct {
+	Name       string
+	UnitAmount int64
+	Quantity   int64
+}
+
+// Refund statuses of a ChargeRefund, as Stripe names them.
+const (
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+	RefundCanceled  = "canceled"
+)
+
+// ChargeRefund is a refund of a paid attempt: made here, or on Stripe's
+// side and learnt from its events. A pending one made here holds its
+// amount against what is left to refund.
+type ChargeRefund struct {
+	ID              int64
+	AttemptID       int64
+	PaymentIntentID string
+	Money           Money
+	Status          string
+	IdempotencyKey  string
+	RefundID        string
+	FailureMessage  string
+	CreatedAt       time.Time
+}
+
+// MadeOnStripe tells whether the refund was made outside this store (the
+// Stripe Dashboard), known only from Stripe's events.
+func (r ChargeRefund) MadeOnStripe() bool { return r.IdempotencyKey == "" }
 
 // Paid tells whether the attempt's money has been received: charged, or paid
 // through the recovery link. Any further payment for it is refunded.
@@ -176,5 +239,11 @@ type RecoveryRefund struct {
 
 // Recoverable tells whether the customer can still pay this attempt through a recovery link.
 func (a ChargeAttempt) Recoverable() bool {
+	return a.Failed() && a.WithdrawnAt.IsZero()
+}
+
+// Failed tells whether the card refused the charge (declined, or its bank
+// asked for authentication): the cases a recovery link is sent for.
+func (a ChargeAttempt) Failed() bool {
 	return a.Status == ChargeDeclined || a.Status == ChargeAuthenticationRequired
 }

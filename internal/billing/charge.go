@@ -17,6 +17,11 @@ type ChargeRequest struct {
 	// IdempotencyKey identifies the attempt: the admin form carries one per
 	// rendering, so a double submit names the same attempt. Empty: a fresh one.
 	IdempotencyKey string
+	// Description, when set, says what the charge is for ("Order #1042").
+	Description string
+	// Items, when set, are the lines the charge pays for; they must add up
+	// to the amount. A recovery link's session shows them.
+	Items []LineItem
 }
 
 var (
@@ -55,6 +60,9 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 	if !idempotencyKeyPattern.MatchString(key) {
 		return ChargeAttempt{}, Invalid("form", "The form has expired; open the page again and resubmit.")
 	}
+	if err := checkItems(req.Items, money); err != nil {
+		return ChargeAttempt{}, err
+	}
 	pm, err := s.store.SavedPaymentMethod(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return ChargeAttempt{}, Invalid("payment_method", "No saved card %s.", id)
@@ -71,7 +79,8 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 		Money:           money,
 		IdempotencyKey:  key,
 		Status:          ChargeProcessing,
-	})
+		Description:     strings.TrimSpace(req.Description),
+	}, req.Items)
 	if err != nil {
 		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", id, err)
 	}
@@ -84,7 +93,7 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 	}
 	// Right after the attempt's commit and before Stripe: a crash in between
 	// leaves an attempt that was never sent, not a charge nobody made.
-	detail := fmt.Sprintf("attempt %d, customer %d", attempt.ID, attempt.CustomerID)
+	detail := attemptDetail(attempt)
 	if !created {
 		detail += ", resubmitted"
 	}
@@ -111,10 +120,40 @@ func (s *Service) RetryCharge(ctx context.Context, attemptID int64) (ChargeAttem
 		// Stripe has forgotten the key: a resend could charge a second time.
 		return attempt, Invalid("attempt", "This charge is over a day old and its outcome is unknown; check the payment on Stripe's dashboard before charging again.")
 	}
-	if err := s.audit(ctx, ActionChargeRetry, attempt.PaymentMethodID, attempt.Money, fmt.Sprintf("attempt %d, customer %d", attempt.ID, attempt.CustomerID)); err != nil {
+	if err := s.audit(ctx, ActionChargeRetry, attempt.PaymentMethodID, attempt.Money, attemptDetail(attempt)); err != nil {
 		return attempt, err
 	}
 	return s.sendCharge(ctx, attempt)
+}
+
+// attemptDetail names an attempt in the audit log.
+func attemptDetail(a ChargeAttempt) string {
+	detail := fmt.Sprintf("attempt %d, customer %d", a.ID, a.CustomerID)
+	if a.Description != "" {
+		detail += ", " + a.Description
+	}
+	return detail
+}
+
+// maxItemName is the longest line item name Checkout is given.
+const maxItemName = 250
+
+// checkItems checks that a charge's lines are whole and add up to its amount.
+func checkItems(items []LineItem, m Money) error {
+	var total int64
+	for _, it := range items {
+		if strings.TrimSpace(it.Name) == "" || len(it.Name) > maxItemName || it.UnitAmount <= 0 || it.Quantity <= 0 || it.UnitAmount > maxAmount || it.Quantity > maxAmount {
+			return Invalid("items", "A line of the charge is incomplete.")
+		}
+		total += it.UnitAmount * it.Quantity
+		if total > maxAmount {
+			break
+		}
+	}
+	if len(items) > 0 && total != m.Amount {
+		return Invalid("items", "The lines add up to %s, not %s.", Money{Amount: total, Currency: m.Currency}, m)
+	}
+	return nil
 }
 
 // idempotencyKeyLifetime is how long Stripe remembers an idempotency key
@@ -181,13 +220,17 @@ func (s *Service) paymentFailedNotification(a ChargeAttempt, status string) Noti
 	if status == ChargeAuthenticationRequired {
 		reason = "your bank asked to confirm it was you"
 	}
+	what := a.Money.String()
+	if a.Description != "" {
+		what += " for " + a.Description
+	}
 	return Notification{
 		CustomerID:      a.CustomerID,
 		ChargeAttemptID: a.ID,
 		Kind:            NotificationPaymentFailed,
 		Recipient:       a.CustomerEmail,
 		Subject:         "Action needed: your payment of " + a.Money.String() + " did not go through",
-		Body: "Hello,\n\nWe tried to charge " + a.Money.String() + " to the card you saved with us, but " + reason + ".\n\n" +
+		Body: "Hello,\n\nWe tried to charge " + what + " to the card you saved with us, but " + reason + ".\n\n" +
 			"You can finish paying here, with the same card or another one:\n\n" + link + "\n\n" +
 			"The link works for " + fmt.Sprint(int(RecoveryLinkTTL.Hours()/24)) + " days. Thank you.\n",
 		Link: link,

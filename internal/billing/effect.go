@@ -28,6 +28,13 @@ type Effect struct {
 	DeletedCustomers []string
 	// Defaults make cards their customer's default.
 	Defaults []DefaultPaymentMethod
+	// Refunds are refunds as read from Stripe: they update the row made
+	// here (Refund.LocalID) or, for a refund of a paid attempt made on
+	// Stripe's side, add one.
+	Refunds []Refund
+	// RefundedCharges raise the refunded amount Stripe reports for the
+	// payment of an attempt (never lower it: reads arrive in any order).
+	RefundedCharges []ChargeState
 	// StripeCustomerID or CustomerID, when known, files the event under that
 	// customer, for the admin's customer page.
 	StripeCustomerID string

@@ -51,6 +51,11 @@ const (
 	EventPaymentMethodAutomaticallyUpdated = "payment_method.automatically_updated"
 	EventPaymentIntentSucceeded            = "payment_intent.succeeded"
 	EventPaymentIntentPaymentFailed        = "payment_intent.payment_failed"
+	// Refunds, made here or on Stripe's dashboard.
+	EventChargeRefunded = "charge.refunded"
+	EventRefundCreated  = "refund.created"
+	EventRefundUpdated  = "refund.updated"
+	EventRefundFailed   = "refund.failed"
 )
 
 // HandledEventTypes returns the types sync asks Stripe for.
@@ -63,6 +68,7 @@ func HandledEventTypes() []string {
 		EventPaymentMethodAttached, EventPaymentMethodDetached,
 		EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,
 		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed,
+		EventChargeRefunded, EventRefundCreated, EventRefundUpdated, EventRefundFailed,
 	}
 }
 

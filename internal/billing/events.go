@@ -109,6 +109,10 @@ func (s *Service) eventEffect(ctx context.Context, e Event) (Effect, error) {
 		return s.paymentMethodEffect(ctx, e.ObjectID)
 	case EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed:
 		return s.paymentIntentEffect(ctx, e.ObjectID)
+	case EventRefundCreated, EventRefundUpdated, EventRefundFailed:
+		return s.refundEffect(ctx, e.ObjectID)
+	case EventChargeRefunded:
+		return s.chargeRefundedEffect(ctx, e.ObjectID)
 	default:
 		return Effect{}, fmt.Errorf("event type %s has no handler", e.Type)
 	}
@@ -130,7 +134,8 @@ func localEffect(e Event) (Effect, bool) {
 		return Effect{DeletedCustomers: []string{e.ObjectID}, StripeCustomerID: e.ObjectID}, true
 	case EventCheckoutSessionCompleted, EventCheckoutSessionAsyncPaymentSucceeded, EventCheckoutSessionAsyncPaymentFailed, EventSetupIntentSucceeded, EventSetupIntentSetupFailed,
 		EventPaymentMethodAttached, EventPaymentMethodDetached, EventPaymentMethodUpdated, EventPaymentMethodAutomaticallyUpdated,
-		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed:
+		EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed,
+		EventRefundCreated, EventRefundUpdated, EventRefundFailed, EventChargeRefunded:
 		return Effect{}, false
 	default:
 		return Effect{}, true

@@ -24,6 +24,29 @@ type Money struct {
 // lie between Stripe's minimum charge for the currency and 99,999,999 minor
 // units. Every rejection is an *InvalidError on "currency" or "amount".
 func ParseMoney(amount, currency string) (Money, error) {
+	m, err := parseAmount(amount, currency)
+	if err != nil {
+		return Money{}, err
+	}
+	if minimum := minimumCharge(m.Currency); m.Amount < minimum {
+		exp, _ := CurrencyExponent(m.Currency)
+		return Money{}, Invalid("amount", "The minimum charge in %s is %s.", strings.ToUpper(m.Currency), groupedDecimal(minimum, exp))
+	}
+	return m, nil
+}
+
+// ParseAmount is ParseMoney without Stripe's minimum charge, for amounts
+// that are not charged on their own: a product's price, a partial refund.
+// Zero is refused all the same.
+func ParseAmount(amount, currency string) (Money, error) {
+	m, err := parseAmount(amount, currency)
+	if err == nil && m.Amount == 0 {
+		return Money{}, Invalid("amount", "Enter an amount greater than zero.")
+	}
+	return m, err
+}
+
+func parseAmount(amount, currency string) (Money, error) {
 	cur, err := normalizeCurrency(currency)
 	if err != nil {
 		return Money{}, err
@@ -62,9 +85,6 @@ func ParseMoney(amount, currency string) (Money, error) {
 			return Money{}, Invalid("amount", "The maximum charge in %s is %s.", code, groupedDecimal(maxAmount, exp))
 		}
 	}
-	if minimum := minimumCharge(cur); v < minimum {
-		return Money{}, Invalid("amount", "The minimum charge in %s is %s.", code, groupedDecimal(minimum, exp))
-	}
 	return Money{Amount: v, Currency: cur}, nil
 }
 
@@ -77,6 +97,21 @@ func (m Money) String() string {
 		return m.Decimal()
 	}
 	return strings.ToUpper(m.Currency) + " " + m.Decimal()
+}
+
+// currencySymbols are the currencies shown with a symbol; the others are
+// shown with their code ("CHF 10.00"), which nobody misreads.
+var currencySymbols = map[string]string{"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
+
+// Display formats m for customers: "$10.99", "€8.50", "CHF 12.00".
+func (m Money) Display() string {
+	if symbol, ok := currencySymbols[m.Currency]; ok {
+		if m.Amount < 0 {
+			return "-" + symbol + Money{Amount: -m.Amount, Currency: m.Currency}.Decimal()
+		}
+		return symbol + m.Decimal()
+	}
+	return m.String()
 }
 
 // Decimal returns the amount as a plain decimal string in major units without

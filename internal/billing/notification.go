@@ -15,15 +15,17 @@ type Notification struct {
 	ID              int64
 	CustomerID      int64
 	ChargeAttemptID int64
-	Kind            string
-	Recipient       string
-	Subject         string
-	Body            string
-	Link            string
-	CreatedAt       time.Time
-	SentAt          time.Time
-	Attempts        int
-	LastError       string
+	// OrderID is the order an order email is about; 0 for others.
+	OrderID   int64
+	Kind      string
+	Recipient string
+	Subject   string
+	Body      string
+	Link      string
+	CreatedAt time.Time
+	SentAt    time.Time
+	Attempts  int
+	LastError string
 	// ClaimedUntil is when a sender's hold on the message ends (zero: none).
 	ClaimedUntil time.Time
 	// FailingSince is the first failure of the current run of tries.

@@ -58,10 +58,28 @@ type Store interface {
 	// Totals counts what the admin list summarises.
 	Totals(ctx context.Context, now time.Time) (Totals, error)
 
-	// CreateChargeAttempt commits a new attempt before Stripe is called. An
-	// attempt with the same idempotency key is returned instead, with
-	// created false: a double-submitted form charges once.
-	CreateChargeAttempt(ctx context.Context, a ChargeAttempt) (attempt ChargeAttempt, created bool, err error)
+	// CreateChargeAttempt commits a new attempt, with the lines it pays for,
+	// before Stripe is called. An attempt with the same idempotency key is
+	// returned instead, with created false: a double-submitted form charges once.
+	CreateChargeAttempt(ctx context.Context, a ChargeAttempt, items []LineItem) (attempt ChargeAttempt, created bool, err error)
+	// ChargeAttemptItems returns the lines an attempt pays for, in order; none
+	// for a charge of a bare amount.
+	ChargeAttemptItems(ctx context.Context, attemptID int64) ([]LineItem, error)
+	// WithdrawChargeAttempt marks a failed attempt withdrawn, so that its
+	// recovery link stops working, and returns it; an attempt in any other
+	// state is returned unchanged.
+	WithdrawChargeAttempt(ctx context.Context, attemptID int64) (ChargeAttempt, error)
+	// CreateChargeRefund commits a pending refund, with its idempotency key,
+	// before Stripe is called, reserving its amount against what is left to
+	// refund of the attempt (a *RefundLimitError when it is more). A refund
+	// with the same key is returned instead, with created false.
+	CreateChargeRefund(ctx context.Context, r ChargeRefund) (refund ChargeRefund, created bool, err error)
+	// FinishChargeRefund records what became of a pending refund.
+	FinishChargeRefund(ctx context.Context, id int64, status, refundID, failure string) (ChargeRefund, error)
+	// ChargeRefund returns one refund, or ErrNotFound.
+	ChargeRefund(ctx context.Context, id int64) (ChargeRefund, error)
+	// ChargeRefunds returns an attempt's refunds, oldest first.
+	ChargeRefunds(ctx context.Context, attemptID int64) ([]ChargeRefund, error)
 	// FinishChargeAttempt records Stripe's answer and, for a failure, the
 	// customer's notification, in one transaction.
 	FinishChargeAttempt(ctx context.Context, id int64, outcome ChargeOutcome, status string, notify *Notification) (ChargeAttempt, error)
@@ -190,9 +208,13 @@ type Gateway interface {
 	// ExpireSession expires an open Checkout Session so that it can no
 	// longer be paid. A session that is not open is a *GatewayError (400).
 	ExpireSession(ctx context.Context, id string) (SessionState, error)
-	// RefundPayment refunds a PaymentIntent in full. The idempotency key
-	// makes every repeat answer with the same refund.
-	RefundPayment(ctx context.Context, paymentIntentID, idempotencyKey string) (Refund, error)
+	// RefundPayment refunds a PaymentIntent, in full or for an amount. The
+	// idempotency key makes every repeat answer with the same refund.
+	RefundPayment(ctx context.Context, p RefundParams) (Refund, error)
+	// Refund retrieves a refund.
+	Refund(ctx context.Context, id string) (Refund, error)
+	// Charge retrieves a charge: what it paid and how much of it is refunded.
+	Charge(ctx context.Context, id string) (ChargeState, error)
 	// CancelPaymentIntent cancels a PaymentIntent that will not be paid. A
 	// PaymentIntent already cancelled is a *GatewayError (400,
 	// payment_intent_unexpected_state).
@@ -213,6 +235,29 @@ type Refund struct {
 	Status          string
 	PaymentIntentID string
 	Amount          int64
+	Currency        string
+	// LocalID is the ChargeRefund named in its metadata; 0 for a refund
+	// made outside this store.
+	LocalID       int64
+	FailureReason string
+}
+
+// RefundParams are the inputs of a refund. Amount 0 refunds what is left.
+type RefundParams struct {
+	PaymentIntentID string
+	Amount          int64
+	Reason          string
+	IdempotencyKey  string
+	// LocalID, when set, is written to the refund's metadata, so that its
+	// events find the row made before the call.
+	LocalID int64
+}
+
+// ChargeState is a charge as read from Stripe.
+type ChargeState struct {
+	ID              string
+	PaymentIntentID string
+	AmountRefunded  int64
 }
 
 // OffSessionCharge is a charge of a saved card without the customer present.
@@ -242,9 +287,12 @@ type PaymentSessionParams struct {
 	StripeCustomerID string
 	Money            Money
 	Description      string
-	SuccessURL       string
-	CancelURL        string
-	IdempotencyKey   string
+	// Items, when set, are the session's line items (they add up to
+	// Money); without them it has one line, Description, for Money.
+	Items          []LineItem
+	SuccessURL     string
+	CancelURL      string
+	IdempotencyKey string
 }
 
 // SetupIntentState is a SetupIntent as read from Stripe, with what it refers to.
@@ -270,6 +318,8 @@ type SetupSessionParams struct {
 	SuccessURL     string
 	CancelURL      string
 	IdempotencyKey string
+	// Metadata is set on the session, e.g. the order it saves a card for.
+	Metadata map[string]string
 }
 
 // SessionState is what Stripe says of a Checkout Session at the moment it

@@ -106,6 +106,9 @@ func (s *Service) StartRecovery(ctx context.Context, token string) (string, erro
 	if attempt.Paid() {
 		return "", ErrAlreadyPaid
 	}
+	if attempt.Failed() && !attempt.WithdrawnAt.IsZero() {
+		return "", ErrNoLongerDue
+	}
 	if !attempt.Recoverable() {
 		return "", ErrLinkInvalid
 	}
@@ -123,11 +126,20 @@ func (s *Service) StartRecovery(ctx context.Context, token string) (string, erro
 			return "", err
 		}
 	}
+	items, err := s.store.ChargeAttemptItems(ctx, attempt.ID)
+	if err != nil {
+		return "", fmt.Errorf("recovery of attempt %d: %w", attemptID, err)
+	}
+	description := attempt.Description
+	if description == "" {
+		description = fmt.Sprintf("Payment %d", attempt.ID)
+	}
 	created, err := s.gateway.CreatePaymentSession(ctx, PaymentSessionParams{
 		AttemptID:        attempt.ID,
 		StripeCustomerID: attempt.StripeCustomerID,
 		Money:            attempt.Money,
-		Description:      fmt.Sprintf("Payment %d", attempt.ID),
+		Description:      description,
+		Items:            items,
 		SuccessURL:       s.baseURL + "/pay/complete?session_id={CHECKOUT_SESSION_ID}",
 		// The attempt's own link, not the one clicked: the create call must
 		// send the same parameters each time for its idempotency key to hold.
@@ -142,7 +154,7 @@ func (s *Service) StartRecovery(ctx context.Context, token string) (string, erro
 	created.Status = SessionOpen
 	created.Currency = attempt.Money.Currency
 	session, err := s.store.RecordRecoverySession(ctx, attempt.ID, replaced, created)
-	if errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrLinkInvalid) {
+	if errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrLinkInvalid) || errors.Is(err, ErrNoLongerDue) {
 		s.expireUnused(ctx, created.ID)
 		return "", err
 	}
@@ -254,7 +266,7 @@ func (s *Service) refundDuplicates(ctx context.Context, attemptID int64) {
 	for _, r := range pending {
 		s.log.Warn("a payment arrived for a charge already paid; refunding it",
 			"attempt_id", r.ChargeAttemptID, "payment_intent_id", r.PaymentIntentID, "session_id", r.SessionID, "amount", r.Money.String())
-		refund, err := s.gateway.RefundPayment(ctx, r.PaymentIntentID, "refund-duplicate-"+r.PaymentIntentID)
+		refund, err := s.gateway.RefundPayment(ctx, RefundParams{PaymentIntentID: r.PaymentIntentID, Reason: "duplicate", IdempotencyKey: "refund-duplicate-" + r.PaymentIntentID})
 		var gatewayErr *GatewayError
 		if errors.As(err, &gatewayErr) && gatewayErr.Code == "charge_already_refunded" {
 			refund, err = Refund{ID: "(refunded on Stripe)", PaymentIntentID: r.PaymentIntentID}, nil

@@ -16,40 +16,58 @@ import (
 // which keeps the form from telling who is a customer; a flood of made-up
 // emails makes no customers, here or on Stripe.
 func (s *Service) StartSetup(ctx context.Context, rawEmail string) (string, error) {
+	session, err := s.StartSetupWith(ctx, rawEmail, SetupOptions{})
+	return session.URL, err
+}
+
+// SetupOptions adjust a setup session for what the card is saved for.
+type SetupOptions struct {
+	// Currency is the session's; empty: the store's default.
+	Currency string
+	// Metadata is set on the session (an order's id, say).
+	Metadata map[string]string
+}
+
+// StartSetupWith is StartSetup for a session with options; it returns the
+// session as recorded, so the caller can refer to it.
+func (s *Service) StartSetupWith(ctx context.Context, rawEmail string, opts SetupOptions) (CheckoutSession, error) {
 	email, err := NormalizeEmail(rawEmail)
 	if err != nil {
-		return "", err
+		return CheckoutSession{}, err
+	}
+	if opts.Currency == "" {
+		opts.Currency = s.currency
 	}
 	customer, err := s.store.CustomerByEmail(ctx, email)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return "", fmt.Errorf("start setup: %w", err)
+		return CheckoutSession{}, fmt.Errorf("start setup: %w", err)
 	}
-	session, err := s.createSetupSession(ctx, customer.StripeID, email)
+	session, err := s.createSetupSession(ctx, customer.StripeID, email, opts)
 	if MissingCustomer(err) {
 		// Stripe no longer has the Customer we stored (deleted, or an
 		// emulator that restarted): forget it, and carry on as for a new
 		// customer, whose Stripe Customer is made when the card is saved.
 		if err := s.retireStripeCustomer(ctx, customer.StripeID); err != nil {
-			return "", fmt.Errorf("start setup: %w", err)
+			return CheckoutSession{}, fmt.Errorf("start setup: %w", err)
 		}
-		session, err = s.createSetupSession(ctx, "", email)
+		session, err = s.createSetupSession(ctx, "", email, opts)
 	}
 	if err != nil {
-		return "", fmt.Errorf("start setup: %w", err)
+		return CheckoutSession{}, fmt.Errorf("start setup: %w", err)
 	}
 	session.CustomerID = customer.ID
 	session.Mode = ModeSetup
 	session.Status = SessionOpen
-	session.Currency = s.currency
+	session.Currency = opts.Currency
 	if err := s.store.CreateCheckoutSession(ctx, session); err != nil {
-		return "", fmt.Errorf("start setup: %w", err)
+		return CheckoutSession{}, fmt.Errorf("start setup: %w", err)
 	}
-	return session.URL, nil
+	return session, nil
 }
 
 // createSetupSession makes a setup session for a Stripe Customer, or with
 // none, prefilled with the email.
-func (s *Service) createSetupSession(ctx context.Context, stripeCustomerID, email string) (CheckoutSession, error) {
+func (s *Service) createSetupSession(ctx context.Context, stripeCustomerID, email string, opts SetupOptions) (CheckoutSession, error) {
 	var prefill string
 	if stripeCustomerID == "" {
 		prefill = email
@@ -57,7 +75,8 @@ func (s *Service) createSetupSession(ctx context.Context, stripeCustomerID, emai
 	return s.gateway.CreateSetupSession(ctx, SetupSessionParams{
 		StripeCustomerID: stripeCustomerID,
 		CustomerEmail:    prefill,
-		Currency:         s.currency,
+		Currency:         opts.Currency,
+		Metadata:         opts.Metadata,
 		SuccessURL:       s.baseURL + "/success?session_id={CHECKOUT_SESSION_ID}",
 		CancelURL:        s.baseURL + "/cancel",
 		// A fresh key per click: a retried request (stripe-go retries network

@@ -92,6 +92,12 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 			WHERE id = $1 AND status IN ('declined', 'authentication_required')`, r.AttemptID, r.SessionID, r.PaymentIntentID)
 		queueDuplicatePayment(b, r)
 	}
+	for _, r := range e.Refunds {
+		queueRefund(b, r)
+	}
+	for _, c := range e.RefundedCharges {
+		queueRefundedCharge(b, c)
+	}
 	for _, d := range e.Defaults {
 		b.Queue(`
 			UPDATE customers SET default_payment_method_id = $2, updated_at = now()

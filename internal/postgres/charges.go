@@ -16,41 +16,60 @@ const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coal
 	coalesce(ca.failure_code, ''), coalesce(ca.decline_code, ''), coalesce(ca.failure_message, ''),
 	coalesce(ca.recovery_session_id, ''), coalesce(ca.recovered_payment_intent_id, ''), ca.recovered_at, ca.created_at,
 	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id),
-	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'refunded')`
+	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'refunded'),
+	ca.description, ca.withdrawn_at,
+	greatest(ca.refunded_on_stripe, (SELECT coalesce(sum(r.amount), 0) FROM charge_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'succeeded'))`
 
 const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id `
 
 func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
 	var (
-		a           billing.ChargeAttempt
-		recoveredAt *time.Time
+		a                        billing.ChargeAttempt
+		recoveredAt, withdrawnAt *time.Time
 	)
 	err := row.Scan(&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
 		&a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
 		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &a.RecoveredPaymentIntentID, &recoveredAt, &a.CreatedAt,
-		&a.DuplicatePayments, &a.DuplicatesRefunded)
+		&a.DuplicatePayments, &a.DuplicatesRefunded, &a.Description, &withdrawnAt, &a.Refunded)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, billing.ErrNotFound
 	}
 	if recoveredAt != nil {
 		a.RecoveredAt = *recoveredAt
 	}
+	if withdrawnAt != nil {
+		a.WithdrawnAt = *withdrawnAt
+	}
 	return a, err
 }
 
-// CreateChargeAttempt commits a new attempt, or returns the one that already
-// holds its idempotency key.
-func (db *DB) CreateChargeAttempt(ctx context.Context, a billing.ChargeAttempt) (billing.ChargeAttempt, bool, error) {
-	var id int64
-	err := db.pool.QueryRow(ctx, `
-		INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status)
-		VALUES ($1, $2, $3, $4, $5, 'processing')
-		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING id`, a.CustomerID, a.PaymentMethodID, a.Money.Amount, a.Money.Currency, a.IdempotencyKey).Scan(&id)
-	created := err == nil
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = db.pool.QueryRow(ctx, `SELECT id FROM charge_attempts WHERE idempotency_key = $1`, a.IdempotencyKey).Scan(&id)
-	}
+// CreateChargeAttempt commits a new attempt and its lines, or returns the
+// one that already holds its idempotency key.
+func (db *DB) CreateChargeAttempt(ctx context.Context, a billing.ChargeAttempt, items []billing.LineItem) (billing.ChargeAttempt, bool, error) {
+	var (
+		id      int64
+		created bool
+	)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status, description)
+			VALUES ($1, $2, $3, $4, $5, 'processing', $6)
+			ON CONFLICT (idempotency_key) DO NOTHING
+			RETURNING id`, a.CustomerID, a.PaymentMethodID, a.Money.Amount, a.Money.Currency, a.IdempotencyKey, a.Description).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return tx.QueryRow(ctx, `SELECT id FROM charge_attempts WHERE idempotency_key = $1`, a.IdempotencyKey).Scan(&id)
+		}
+		if err != nil {
+			return err
+		}
+		created = true
+		batch := &pgx.Batch{}
+		for i, it := range items {
+			batch.Queue(`INSERT INTO charge_attempt_items (charge_attempt_id, position, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)`,
+				id, i, it.Name, it.UnitAmount, it.Quantity)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
 	if err != nil {
 		return billing.ChargeAttempt{}, false, fmt.Errorf("create charge attempt: %w", err)
 	}
@@ -110,6 +129,35 @@ func (db *DB) ChargeAttempt(ctx context.Context, id int64) (billing.ChargeAttemp
 	return a, nil
 }
 
+// ChargeAttemptItems returns the lines an attempt pays for, in order.
+func (db *DB) ChargeAttemptItems(ctx context.Context, attemptID int64) ([]billing.LineItem, error) {
+	rows, err := db.pool.Query(ctx, `SELECT name, unit_amount, quantity FROM charge_attempt_items
+		WHERE charge_attempt_id = $1 ORDER BY position`, attemptID)
+	if err != nil {
+		return nil, fmt.Errorf("items of charge attempt %d: %w", attemptID, err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.LineItem, error) {
+		var it billing.LineItem
+		err := row.Scan(&it.Name, &it.UnitAmount, &it.Quantity)
+		return it, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("items of charge attempt %d: %w", attemptID, err)
+	}
+	return items, nil
+}
+
+// WithdrawChargeAttempt marks a failed attempt withdrawn and returns it.
+func (db *DB) WithdrawChargeAttempt(ctx context.Context, attemptID int64) (billing.ChargeAttempt, error) {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE charge_attempts SET withdrawn_at = now(), updated_at = now()
+		WHERE id = $1 AND status IN ('declined', 'authentication_required') AND withdrawn_at IS NULL`, attemptID)
+	if err != nil {
+		return billing.ChargeAttempt{}, fmt.Errorf("withdraw charge attempt %d: %w", attemptID, err)
+	}
+	return db.ChargeAttempt(ctx, attemptID)
+}
+
 // ChargeAttemptOfSession returns the attempt a recovery session pays.
 func (db *DB) ChargeAttemptOfSession(ctx context.Context, sessionID string) (billing.ChargeAttempt, error) {
 	a, err := scanChargeAttempt(db.pool.QueryRow(ctx, `SELECT `+chargeAttemptColumns+chargeAttemptFrom+`WHERE ca.recovery_session_id = $1`, sessionID))
@@ -145,6 +193,7 @@ func (db *DB) RecordRecoverySession(ctx context.Context, attemptID int64, replac
 		url             *string
 		expiresAt       *time.Time
 		sessionStatus   *string
+		withdrawn       bool
 	)
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
@@ -155,15 +204,15 @@ func (db *DB) RecordRecoverySession(ctx context.Context, attemptID int64, replac
 			s.ID, nullID(s.CustomerID), s.Currency, s.URL, nullTime(s.ExpiresAt))
 		batch.Queue(`
 			UPDATE charge_attempts SET recovery_session_id = $2, updated_at = now()
-			WHERE id = $1 AND status IN ('declined', 'authentication_required')
+			WHERE id = $1 AND status IN ('declined', 'authentication_required') AND withdrawn_at IS NULL
 			  AND coalesce(recovery_session_id, '') = $3`, attemptID, s.ID, replaced)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `
-			SELECT ca.status, coalesce(ca.recovery_session_id, ''), cs.url, cs.expires_at, cs.status
+			SELECT ca.status, coalesce(ca.recovery_session_id, ''), cs.url, cs.expires_at, cs.status, ca.withdrawn_at IS NOT NULL
 			FROM charge_attempts ca LEFT JOIN checkout_sessions cs ON cs.id = ca.recovery_session_id
-			WHERE ca.id = $1`, attemptID).Scan(&status, &current, &url, &expiresAt, &sessionStatus)
+			WHERE ca.id = $1`, attemptID).Scan(&status, &current, &url, &expiresAt, &sessionStatus, &withdrawn)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = billing.ErrNotFound
@@ -173,6 +222,9 @@ func (db *DB) RecordRecoverySession(ctx context.Context, attemptID int64, replac
 	}
 	switch status {
 	case billing.ChargeDeclined, billing.ChargeAuthenticationRequired:
+		if withdrawn {
+			return billing.CheckoutSession{}, billing.ErrNoLongerDue
+		}
 	case billing.ChargeSucceeded, billing.ChargeRecovered:
 		return billing.CheckoutSession{}, billing.ErrAlreadyPaid
 	default:

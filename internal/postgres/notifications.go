@@ -12,7 +12,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 )
 
-const notificationColumns = `id, customer_id, coalesce(charge_attempt_id, 0), kind, coalesce(recipient, ''), subject, body, link,
+const notificationColumns = `id, customer_id, coalesce(charge_attempt_id, 0), coalesce(order_id, 0), kind, coalesce(recipient, ''), subject, body, link,
 	created_at, sent_at, attempts, coalesce(last_error, ''), claimed_until, failing_since, failed_at`
 
 func scanNotification(row pgx.Row) (billing.Notification, error) {
@@ -20,7 +20,7 @@ func scanNotification(row pgx.Row) (billing.Notification, error) {
 		n                                          billing.Notification
 		sentAt, claimedUntil, failingSince, failed *time.Time
 	)
-	err := row.Scan(&n.ID, &n.CustomerID, &n.ChargeAttemptID, &n.Kind, &n.Recipient, &n.Subject, &n.Body, &n.Link,
+	err := row.Scan(&n.ID, &n.CustomerID, &n.ChargeAttemptID, &n.OrderID, &n.Kind, &n.Recipient, &n.Subject, &n.Body, &n.Link,
 		&n.CreatedAt, &sentAt, &n.Attempts, &n.LastError, &claimedUntil, &failingSince, &failed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return n, billing.ErrNotFound
@@ -40,15 +40,16 @@ func deref(t *time.Time) time.Time {
 // enqueues the job that emails it: every notification goes through here, so
 // none is written without its job or sent without its row. A message that a
 // unique constraint says exists already (the same attempt's, the same
-// reminder's) is skipped: it returns false and enqueues nothing.
+// reminder's, the same order's confirmation) is skipped: it returns false and
+// enqueues nothing.
 func (db *DB) insertNotification(ctx context.Context, tx pgx.Tx, n billing.Notification) (int64, bool, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO notifications (customer_id, charge_attempt_id, kind, recipient, subject, body, link)
-		VALUES ($1, nullif($2, 0), $3, nullif($4, ''), $5, $6, $7)
+		INSERT INTO notifications (customer_id, charge_attempt_id, order_id, kind, recipient, subject, body, link)
+		VALUES ($1, nullif($2, 0), nullif($3, 0), $4, nullif($5, ''), $6, $7, $8)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
-		n.CustomerID, n.ChargeAttemptID, n.Kind, n.Recipient, n.Subject, n.Body, n.Link).Scan(&id)
+		n.CustomerID, n.ChargeAttemptID, n.OrderID, n.Kind, n.Recipient, n.Subject, n.Body, n.Link).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}

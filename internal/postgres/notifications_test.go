@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/postgres"
@@ -24,7 +26,7 @@ func processingAttempt(t *testing.T, db *postgres.DB, email string) billing.Char
 		t.Fatal(err)
 	}
 	a, _, err := db.CreateChargeAttempt(ctx, billing.ChargeAttempt{CustomerID: customerID, PaymentMethodID: pm,
-		Money: billing.Money{Amount: 1000, Currency: "usd"}, IdempotencyKey: "key-" + pm + "-0000000000"})
+		Money: billing.Money{Amount: 1000, Currency: "usd"}, IdempotencyKey: "key-" + pm + "-0000000000"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,17 @@ func TestMigrationEnqueuesWaitingMessages(t *testing.T) {
 		a.CustomerID, a.ID, b.CustomerID, b.ID, c.CustomerID, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := db.Migrate(ctx, migrations.FS)
+	// Up to 009 only: the later migrations are applied already, and the
+	// runner applies what comes after the last one recorded.
+	upTo009 := fstest.MapFS{}
+	names, _ := fs.Glob(migrations.FS, "*.sql")
+	for _, name := range names {
+		if name < "010" {
+			body, _ := fs.ReadFile(migrations.FS, name)
+			upTo009[name] = &fstest.MapFile{Data: body}
+		}
+	}
+	applied, err := db.Migrate(ctx, upTo009)
 	if err != nil || len(applied) == 0 || !strings.HasPrefix(applied[0], "009_") {
 		t.Fatalf("migrate: %v %v", applied, err)
 	}

@@ -19,12 +19,15 @@ type ids struct {
 	OpenSession string
 	// UnpaidPaymentIntent is one that can still be cancelled.
 	UnpaidPaymentIntent string
+	// PaidPaymentIntent is paid and not refunded, for a partial refund;
+	// Refund and Charge are a refund and the charge it refunded part of.
+	PaidPaymentIntent, Refund, Charge string
 }
 
 var stripeMockIDs = ids{
 	Customer: "cus_123", Session: "cs_test_a1b2c3", SetupIntent: "seti_123",
 	PaymentMethod: "pm_123", UnattachedPaymentMethod: "pm_456", Event: "evt_123", PaymentIntent: "pi_123",
-	OpenSession: "cs_test_open1", UnpaidPaymentIntent: "pi_456",
+	OpenSession: "cs_test_open1", UnpaidPaymentIntent: "pi_456", PaidPaymentIntent: "pi_123", Refund: "re_123", Charge: "ch_123",
 }
 
 // gatewayCall is one Gateway method called the way the app calls it, with
@@ -52,6 +55,7 @@ var gatewayCalls = []gatewayCall{
 				SuccessURL:       "http://localhost:4242/success?session_id={CHECKOUT_SESSION_ID}",
 				CancelURL:        "http://localhost:4242/cancel",
 				IdempotencyKey:   "setup-session-1",
+				Metadata:         map[string]string{"order_id": "1042"},
 			})
 			return err
 		}},
@@ -116,6 +120,17 @@ var gatewayCalls = []gatewayCall{
 			_, err := g.PaymentIntent(ctx, id.PaymentIntent)
 			return err
 		}},
+	// A recovery session carries the lines of the order the failed charge was for.
+	{"CreatePaymentSession", stripeapi.OpCreateSession, []string{"id", "url", "mode", "expires_at", "metadata", "amount_total"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.CreatePaymentSession(ctx, billing.PaymentSessionParams{
+				AttemptID: 43, StripeCustomerID: id.Customer, Money: billing.Money{Amount: 2548, Currency: "usd"},
+				Description: "Order #1042", Items: []billing.LineItem{{Name: "T-shirt", UnitAmount: 1099, Quantity: 2}, {Name: "Mug", UnitAmount: 350, Quantity: 1}},
+				SuccessURL: "http://localhost:4242/pay/complete?session_id={CHECKOUT_SESSION_ID}",
+				CancelURL:  "http://localhost:4242/pay/token", IdempotencyKey: "recovery-43-key",
+			})
+			return err
+		}},
 	{"CreatePaymentSession", stripeapi.OpCreateSession, []string{"id", "url", "mode", "expires_at", "metadata"},
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
 			_, err := g.CreatePaymentSession(ctx, billing.PaymentSessionParams{
@@ -140,7 +155,23 @@ var gatewayCalls = []gatewayCall{
 		}},
 	{"RefundPayment", stripeapi.OpCreateRefund, []string{"id", "object", "status", "amount", "currency", "payment_intent"},
 		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
-			_, err := g.RefundPayment(ctx, id.PaymentIntent, "refund-duplicate-"+id.PaymentIntent)
+			_, err := g.RefundPayment(ctx, billing.RefundParams{PaymentIntentID: id.PaymentIntent, Reason: "duplicate", IdempotencyKey: "refund-duplicate-" + id.PaymentIntent})
+			return err
+		}},
+	// A partial refund made here carries its row's id in metadata.
+	{"RefundPayment", stripeapi.OpCreateRefund, []string{"id", "status", "amount", "currency", "payment_intent", "metadata"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.RefundPayment(ctx, billing.RefundParams{PaymentIntentID: id.PaidPaymentIntent, Amount: 100, Reason: "requested_by_customer", IdempotencyKey: "refund-order-1042-1", LocalID: 9})
+			return err
+		}},
+	{"Refund", stripeapi.OpRetrieveRefund, []string{"id", "status", "amount", "currency", "payment_intent", "metadata"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.Refund(ctx, id.Refund)
+			return err
+		}},
+	{"Charge", stripeapi.OpRetrieveCharge, []string{"id", "amount_refunded", "payment_intent"},
+		func(ctx context.Context, g *stripeapi.Gateway, id ids) error {
+			_, err := g.Charge(ctx, id.Charge)
 			return err
 		}},
 	{"CancelPaymentIntent", stripeapi.OpCancelPaymentIntent, []string{"id", "status"},

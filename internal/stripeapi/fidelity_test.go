@@ -141,7 +141,32 @@ func emulatorIDs(t *testing.T, emu *stripeemu.Emulator, g *stripeapi.Gateway) id
 	if err := json.Unmarshal(rec.Body.Bytes(), &unpaid); err != nil || rec.Code != http.StatusOK {
 		t.Fatalf("unpaid PaymentIntent: %d %s", rec.Code, rec.Body)
 	}
+	paid := func(key string) string {
+		c, err := g.ChargeOffSession(ctx, billing.OffSessionCharge{
+			AttemptID: 8, StripeCustomerID: customer, PaymentMethodID: saved.PaymentMethod.ID,
+			Money: billing.Money{Amount: 2198, Currency: "usd"}, IdempotencyKey: key,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.PaymentIntentID
+	}
+	refunded, err := g.RefundPayment(ctx, billing.RefundParams{PaymentIntentID: paid("fidelity-refunded-key"), Amount: 500, Reason: "requested_by_customer", IdempotencyKey: "fidelity-refund-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req = httptest.NewRequest(http.MethodGet, "/v1/refunds/"+refunded.ID, nil)
+	req.Header.Set("Authorization", "Bearer sk_test_123")
+	rec = httptest.NewRecorder()
+	emu.Handler().ServeHTTP(rec, req)
+	var refund struct {
+		Charge string `json:"charge"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &refund); err != nil || refund.Charge == "" {
+		t.Fatalf("refund %s: %d %s", refunded.ID, rec.Code, rec.Body)
+	}
 	return ids{
+		PaidPaymentIntent: paid("fidelity-paid-key"), Refund: refunded.ID, Charge: refund.Charge,
 		UnpaidPaymentIntent: unpaid.ID,
 		Customer:            customer, Session: saved.ID, SetupIntent: saved.SetupIntentID,
 		PaymentMethod: saved.PaymentMethod.ID, UnattachedPaymentMethod: loose.PaymentMethod.ID, Event: events[0].ID,

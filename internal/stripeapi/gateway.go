@@ -37,6 +37,8 @@ const (
 	OpExpireSession         = "checkout.sessions.expire"
 	OpCreateRefund          = "refunds.create"
 	OpCancelPaymentIntent   = "payment_intents.cancel"
+	OpRetrieveRefund        = "refunds.retrieve"
+	OpRetrieveCharge        = "charges.retrieve"
 )
 
 // DefaultTimeout is the budget of one Stripe call, stripe-go's retries
@@ -212,6 +214,9 @@ func (g *Gateway) CreateSetupSession(ctx context.Context, p billing.SetupSession
 		params.Customer = stripe.String(p.StripeCustomerID)
 	case p.CustomerEmail != "":
 		params.CustomerEmail = stripe.String(p.CustomerEmail)
+	}
+	for k, v := range p.Metadata {
+		params.AddMetadata(k, v)
 	}
 	params.Context = ctx
 	if p.IdempotencyKey != "" {
@@ -391,14 +396,7 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 		Customer:           stripe.String(p.StripeCustomerID),
 		SuccessURL:         stripe.String(p.SuccessURL),
 		CancelURL:          stripe.String(p.CancelURL),
-		LineItems: []*stripe.CheckoutSessionLineItemParams{{
-			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
-				Currency:    stripe.String(p.Money.Currency),
-				UnitAmount:  stripe.Int64(p.Money.Amount),
-				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(p.Description)},
-			},
-			Quantity: stripe.Int64(1),
-		}},
+		LineItems:          lineItems(p),
 		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
 			SetupFutureUsage: stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession)),
 			Metadata:         map[string]string{metadataAttempt: attempt},
@@ -415,6 +413,27 @@ func (g *Gateway) CreatePaymentSession(ctx context.Context, p billing.PaymentSes
 		return billing.CheckoutSession{}, gatewayError(OpCreateSession, err)
 	}
 	return checkoutSession(s), nil
+}
+
+// lineItems are a recovery session's lines: what the charge was for, line
+// by line, or one line for its amount.
+func lineItems(p billing.PaymentSessionParams) []*stripe.CheckoutSessionLineItemParams {
+	items := p.Items
+	if len(items) == 0 {
+		items = []billing.LineItem{{Name: p.Description, UnitAmount: p.Money.Amount, Quantity: 1}}
+	}
+	out := make([]*stripe.CheckoutSessionLineItemParams, len(items))
+	for i, it := range items {
+		out[i] = &stripe.CheckoutSessionLineItemParams{
+			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
+				Currency:    stripe.String(p.Money.Currency),
+				UnitAmount:  stripe.Int64(it.UnitAmount),
+				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(it.Name)},
+			},
+			Quantity: stripe.Int64(it.Quantity),
+		}
+	}
+	return out
 }
 
 // SetDefaultPaymentMethod sets the Customer's invoice_settings.default_payment_method.
@@ -481,24 +500,70 @@ func (g *Gateway) CancelPaymentIntent(ctx context.Context, paymentIntentID, idem
 	return nil
 }
 
-// RefundPayment refunds a PaymentIntent in full, once per idempotency key.
-func (g *Gateway) RefundPayment(ctx context.Context, paymentIntentID, idempotencyKey string) (billing.Refund, error) {
+// RefundPayment refunds a PaymentIntent, in full or for an amount, once per
+// idempotency key.
+func (g *Gateway) RefundPayment(ctx context.Context, p billing.RefundParams) (billing.Refund, error) {
 	ctx, cancel, start := g.call(ctx, OpCreateRefund)
 	defer cancel()
 	params := &stripe.RefundParams{
-		PaymentIntent: stripe.String(paymentIntentID),
-		Reason:        stripe.String(string(stripe.RefundReasonDuplicate)),
+		PaymentIntent: stripe.String(p.PaymentIntentID),
+		Reason:        stripe.String(p.Reason),
+	}
+	if p.Amount > 0 {
+		params.Amount = stripe.Int64(p.Amount)
+	}
+	if p.LocalID != 0 {
+		for k, v := range billing.RefundMetadata(p.LocalID) {
+			params.AddMetadata(k, v)
+		}
 	}
 	params.Context = ctx
-	params.SetIdempotencyKey(idempotencyKey)
+	params.SetIdempotencyKey(p.IdempotencyKey)
 	r, err := g.api.Refunds.New(params)
 	g.observe(OpCreateRefund, start, err)
 	if err != nil {
 		return billing.Refund{}, gatewayError(OpCreateRefund, err)
 	}
-	out := billing.Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount}
+	return refund(r), nil
+}
+
+// Refund retrieves a refund.
+func (g *Gateway) Refund(ctx context.Context, id string) (billing.Refund, error) {
+	ctx, cancel, start := g.call(ctx, OpRetrieveRefund)
+	defer cancel()
+	params := &stripe.RefundParams{}
+	params.Context = ctx
+	r, err := g.api.Refunds.Get(id, params)
+	g.observe(OpRetrieveRefund, start, err)
+	if err != nil {
+		return billing.Refund{}, gatewayError(OpRetrieveRefund, err)
+	}
+	return refund(r), nil
+}
+
+func refund(r *stripe.Refund) billing.Refund {
+	out := billing.Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount, Currency: string(r.Currency),
+		LocalID: billing.RefundLocalID(r.Metadata), FailureReason: string(r.FailureReason)}
 	if r.PaymentIntent != nil {
 		out.PaymentIntentID = r.PaymentIntent.ID
+	}
+	return out
+}
+
+// Charge retrieves a charge, for how much of it has been refunded.
+func (g *Gateway) Charge(ctx context.Context, id string) (billing.ChargeState, error) {
+	ctx, cancel, start := g.call(ctx, OpRetrieveCharge)
+	defer cancel()
+	params := &stripe.ChargeParams{}
+	params.Context = ctx
+	c, err := g.api.Charges.Get(id, params)
+	g.observe(OpRetrieveCharge, start, err)
+	if err != nil {
+		return billing.ChargeState{}, gatewayError(OpRetrieveCharge, err)
+	}
+	out := billing.ChargeState{ID: c.ID, AmountRefunded: c.AmountRefunded}
+	if c.PaymentIntent != nil {
+		out.PaymentIntentID = c.PaymentIntent.ID
 	}
 	return out, nil
 }

@@ -176,7 +176,7 @@ func TestProcessingAtStripeIsNotAMissingAnswer(t *testing.T) {
 	}
 	attempt := func(key string) billing.ChargeAttempt {
 		a, _, err := h.db.CreateChargeAttempt(ctx, billing.ChargeAttempt{CustomerID: saved.CustomerID, PaymentMethodID: pm.ID,
-			Money: billing.Money{Amount: 1000, Currency: "usd"}, IdempotencyKey: key, Status: billing.ChargeProcessing})
+			Money: billing.Money{Amount: 1000, Currency: "usd"}, IdempotencyKey: key, Status: billing.ChargeProcessing}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
