@@ -60,7 +60,7 @@ func saveCardInBrowser(t *testing.T, ctx context.Context, baseURL, email, number
 		chromedp.Navigate(baseURL+"/"),
 		chromedp.WaitVisible(`#email`),
 		chromedp.SetValue(`#email`, email),
-		chromedp.Click(`button[type=submit]`),
+		chromedp.Click(`form[action="/create-checkout-session"] button[type=submit]`),
 		payOnCheckoutPage(number),
 		chromedp.WaitVisible(`.last4`),
 	)

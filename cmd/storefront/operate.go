@@ -64,8 +64,21 @@ func runSync(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sync: %d events since %s: %d already applied, %d applied now, %d failed\n",
-		report.Found, report.Since.UTC().Format(time.RFC3339), report.AlreadyApplied, report.Applied, len(report.Failed))
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	shopSvc, err := newShop(ctx, cfg, db, svc, log)
+	if err != nil {
+		return err
+	}
+	// Orders follow the events just applied.
+	settled, err := shopSvc.SettleAll(ctx)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	fmt.Fprintf(stdout, "sync: %d events since %s: %d already applied, %d applied now, %d failed; %d orders brought up to date\n",
+		report.Found, report.Since.UTC().Format(time.RFC3339), report.AlreadyApplied, report.Applied, len(report.Failed), settled)
 	for _, f := range report.Failed {
 		fmt.Fprintln(stdout, "  failed:", f)
 	}

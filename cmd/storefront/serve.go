@@ -21,6 +21,7 @@ import (
 	"github.com/storefront/storefront/internal/jobs"
 	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/internal/shop"
 	"github.com/storefront/storefront/internal/smtpmail"
 	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
@@ -186,8 +187,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		listener.Close()
 		return err
 	}
+	shopSvc, err := newShop(ctx, cfg, db, svc, log)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	if cfg.LocalMode() {
+		// Something to buy on a fresh machine; with a real key the catalog starts empty.
+		if seeded, err := shopSvc.SeedDemoCatalog(ctx); err != nil {
+			listener.Close()
+			return err
+		} else if seeded {
+			log.Info("local mode: the empty catalog got the demo products")
+		}
+	}
 	srv, err := web.NewServer(web.Options{
 		Service:        svc,
+		Shop:           shopSvc,
 		Staff:          staff.NewService(db, staff.Options{AdminPassword: stripeCfg.adminPassword}),
 		Webhooks:       stripeapi.NewWebhookVerifier(stripeCfg.webhookSecret),
 		LocalMode:      cfg.LocalMode(),
@@ -327,6 +343,18 @@ func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway
 	return billing.NewService(db, gateway, billing.Options{
 		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log, Observer: observer,
 		// Every money or card action is attributed to the context's actor, or refused.
+		Audit: staff.NewService(db, staff.Options{}).Record,
+	}), nil
+}
+
+// newShop wires the shop over billing, with the key of its order links.
+func newShop(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billing.Service, log *slog.Logger) (*shop.Service, error) {
+	key, err := db.Secret(ctx, shop.LinkKeyName)
+	if err != nil {
+		return nil, err
+	}
+	return shop.NewService(db, svc, shop.Options{
+		BaseURL: cfg.BaseURL, LinkKey: key, Logger: log,
 		Audit: staff.NewService(db, staff.Options{}).Record,
 	}), nil
 }

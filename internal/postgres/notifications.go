@@ -29,11 +29,13 @@ func scanNotification(row pgx.Row) (billing.Notification, error) {
 	return n, err
 }
 
-func deref(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
+// deref is what p points to, or the zero value for a NULL.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
 	}
-	return *t
+	return *p
 }
 
 // insertNotification writes a customer message and, in the same transaction,

@@ -87,6 +87,9 @@ func (s *Server) adminChargeRetry(w http.ResponseWriter, r *http.Request) error 
 	if _, err := s.svc.RetryCharge(r.Context(), id); err != nil {
 		return err
 	}
+	if err := s.shop.SettleAttempt(r.Context(), id); err != nil {
+		return err
+	}
 	http.Redirect(w, r, "/admin/charges/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 	return nil
 }

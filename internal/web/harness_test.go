@@ -18,6 +18,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/metrics"
 	"github.com/storefront/storefront/internal/postgres"
+	"github.com/storefront/storefront/internal/shop"
 	"github.com/storefront/storefront/internal/staff"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
@@ -48,6 +49,8 @@ type stripeSide struct {
 	waiting atomic.Int32
 	// timeout, when set before newStore, is the gateway's budget per call.
 	timeout time.Duration
+	// seen, when set, is shown each API request and its body before it is answered.
+	seen atomic.Pointer[func(r *http.Request, body []byte)]
 }
 
 func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
@@ -69,6 +72,11 @@ func newStripe(t testing.TB, opts stripeemu.Options) *stripeSide {
 				s.waiting.Add(-1)
 				return // the caller gave up: nothing to answer
 			}
+		}
+		if hook := s.seen.Load(); hook != nil && strings.HasPrefix(r.URL.Path, "/v1/") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			(*hook)(r, body)
 		}
 		if s.down.Load() && strings.HasPrefix(r.URL.Path, "/v1/") {
 			w.Header().Set("Request-Id", "req_down123")
@@ -93,6 +101,7 @@ type harness struct {
 	t     testing.TB
 	db    *postgres.DB
 	svc   *billing.Service
+	shop  *shop.Service
 	staff *staff.Service
 	// skew moves the staff clock (sessions, lock-outs) ahead of real time.
 	skew    atomic.Int64
@@ -105,6 +114,7 @@ type harness struct {
 	stripeDown   *atomic.Bool
 	// jobsUI is River's UI once a test starts the jobs (startJobs).
 	jobsUI atomic.Pointer[http.Handler]
+	stripe *stripeSide
 }
 
 func newHarness(t *testing.T) *harness {
@@ -130,7 +140,7 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 	if db == nil {
 		db = pg.NewDB(t)
 	}
-	h := &harness{t: t, db: db, emu: stripe.emu, stripeServer: stripe.server, stripeDown: &stripe.down}
+	h := &harness{t: t, db: db, emu: stripe.emu, stripeServer: stripe.server, stripeDown: &stripe.down, stripe: stripe}
 	m, err := metrics.New(prometheus.NewRegistry(), metrics.Sources{Pool: db.Pool(), LastEventReceivedAt: db.LastEventReceivedAt})
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +162,13 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Observer: m, Logger: log,
 		Audit: h.staff.Record,
 	})
+	linkKey, err := h.db.Secret(context.Background(), shop.LinkKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.shop = shop.NewService(h.db, h.svc, shop.Options{BaseURL: h.store.URL, LinkKey: linkKey, Audit: h.staff.Record, Logger: log})
 	srv, err := web.NewServer(web.Options{
-		Service: h.svc, Staff: h.staff, BaseURL: h.store.URL, Assets: assets.FS,
+		Service: h.svc, Shop: h.shop, Staff: h.staff, BaseURL: h.store.URL, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log, Requests: m, Metrics: m.Handler(),
 		Jobs: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if ui := h.jobsUI.Load(); ui != nil {

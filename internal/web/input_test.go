@@ -103,7 +103,7 @@ func TestHSTSOnlyBehindHTTPS(t *testing.T) {
 	h := newHarness(t)
 	for baseURL, want := range map[string]bool{"https://shop.example.com": true, "http://localhost:4242": false} {
 		srv, err := web.NewServer(web.Options{
-			Service: h.svc, Staff: h.staff, Assets: assets.FS, BaseURL: baseURL,
+			Service: h.svc, Shop: h.shop, Staff: h.staff, Assets: assets.FS, BaseURL: baseURL,
 			Webhooks: stripeapi.NewWebhookVerifier(webhookSecret),
 		})
 		if err != nil {

@@ -28,6 +28,9 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, billing.ErrPaymentProcessing):
 		return s.render(w, r, http.StatusConflict, "pay", payPage{Title: "Payment being processed",
 			Message: "Your payment has been received and is being confirmed by your bank. There is nothing more to do."})
+	case errors.Is(err, billing.ErrNoLongerDue):
+		return s.render(w, r, http.StatusGone, "pay", payPage{Title: "This payment is no longer due",
+			Message: "The store has canceled what this payment was for, so there is nothing to pay. Nothing was charged."})
 	case errors.Is(err, billing.ErrLinkInvalid):
 		return s.render(w, r, http.StatusNotFound, "pay", payPage{Title: "This payment link is not valid",
 			Message: "Check that the whole link was copied from the email. Nothing was charged."})
@@ -41,6 +44,10 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) error {
 // payComplete is the recovery session's success_url.
 func (s *Server) payComplete(w http.ResponseWriter, r *http.Request) error {
 	result, err := s.svc.FinalizePayment(r.Context(), r.URL.Query().Get("session_id"))
+	if err == nil && result.Attempt.ID != 0 {
+		// An order's charge paid here makes the order paid, now rather than at the webhook.
+		err = s.shop.SettleAttempt(r.Context(), result.Attempt.ID)
+	}
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // so a test can speak from many client addresses through X-Forwarded-For.
 func behindProxy(t *testing.T, h *harness) *httptest.Server {
 	srv, err := web.NewServer(web.Options{
-		Service: h.svc, Staff: h.staff, Assets: assets.FS,
+		Service: h.svc, Shop: h.shop, Staff: h.staff, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), TrustedProxies: []string{"127.0.0.1/32", "::1/128"},
 	})
 	if err != nil {

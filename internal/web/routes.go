@@ -7,6 +7,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
+
+	"github.com/storefront/storefront/internal/shop"
 )
 
 // Handler returns the store's routes: the table of contents of the app.
@@ -34,6 +36,19 @@ func (s *Server) Handler() http.Handler {
 			s.limit(formsPerEmail, time.Hour, byEmail),
 			s.limit(formsAllAddresses, time.Minute, httprate.Key("forms")),
 		).Post("/create-checkout-session", s.handle(s.createCheckoutSession))
+		r.Get("/cart", s.handle(s.cart))
+		r.Group(func(r chi.Router) {
+			r.Use(s.limit(formsPerAddress, time.Minute, s.byAddress))
+			r.Post("/cart", s.handle(s.cartAdd))
+			r.Post("/cart/update", s.handle(s.cartChange(s.cartUpdate)))
+			r.Post("/cart/remove", s.handle(s.cartChange(s.cartRemove)))
+		})
+		r.With(
+			s.limit(formsPerAddress, time.Minute, s.byAddress),
+			s.limit(formsPerEmail, time.Hour, byEmail),
+			s.limit(formsAllAddresses, time.Minute, httprate.Key("checkout")),
+		).Post("/checkout", s.handle(s.checkout))
+		r.Get("/orders/{token}", s.handle(s.customerOrder))
 		r.Get("/success", s.handle(s.success))
 		r.Get("/cancel", s.handle(s.cancel))
 		r.Group(func(r chi.Router) {
@@ -70,6 +85,20 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/audit", s.handle(s.adminAudit))
 		// River's UI: job lists by state, retry, cancel; its own page and JSON API.
 		r.With(s.auditJobActions).Mount("/jobs", s.jobs)
+
+		charge, cancel, refund := s.orderActions()
+		r.Get("/orders", s.handle(s.adminOrders))
+		r.Get("/orders/{id}", s.handle(s.adminOrder))
+		r.Post("/orders/{id}/charge", s.handle(charge))
+		r.Post("/orders/{id}/retry", s.handle(s.adminOrderRetry))
+		r.Post("/orders/{id}/cancel", s.handle(cancel))
+		r.Post("/orders/{id}/refund", s.handle(refund))
+		r.Get("/products", s.handle(s.adminProducts))
+		r.Post("/products", s.handle(s.adminCreateProduct))
+		r.Get("/products/{id}", s.handle(s.adminProduct))
+		r.Post("/products/{id}", s.handle(s.adminUpdateProduct))
+		r.Post("/products/{id}/archive", s.handle(s.adminProductStatus(shop.ProductArchived)))
+		r.Post("/products/{id}/restore", s.handle(s.adminProductStatus(shop.ProductActive)))
 	})
 	return r
 }

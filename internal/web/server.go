@@ -16,12 +16,15 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/shop"
 	"github.com/storefront/storefront/internal/staff"
 )
 
 // Options configure the HTTP server.
 type Options struct {
 	Service *billing.Service
+	// Shop is the catalog, carts and orders.
+	Shop *shop.Service
 	// Staff signs staff in (the admin included) and keeps the audit log.
 	Staff *staff.Service
 	// Webhooks verifies Stripe-Signature headers.
@@ -58,6 +61,7 @@ type WebhookVerifier interface {
 // Server holds what the handlers need.
 type Server struct {
 	svc            *billing.Service
+	shop           *shop.Service
 	webhooks       WebhookVerifier
 	staff          *staff.Service
 	localMode      bool
@@ -74,12 +78,13 @@ type Server struct {
 // pageNames are the templates rendered inside the layout; all are parsed at
 // start so a missing or broken one stops the server before it serves.
 var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "pay",
-	"admin", "admin_customer", "admin_charge", "admin_outbox", "admin_login", "admin_audit"}
+	"admin", "admin_customer", "admin_charge", "admin_outbox", "admin_login", "admin_audit",
+	"cart", "order", "admin_orders", "admin_order", "admin_confirm", "admin_products", "admin_product"}
 
 // NewServer parses the templates and returns a Server.
 func NewServer(opts Options) (*Server, error) {
-	if opts.Service == nil || opts.Staff == nil || opts.Assets == nil || opts.Webhooks == nil {
-		return nil, errors.New("web: Service, Staff, Webhooks and Assets are required")
+	if opts.Service == nil || opts.Shop == nil || opts.Staff == nil || opts.Assets == nil || opts.Webhooks == nil {
+		return nil, errors.New("web: Service, Shop, Staff, Webhooks and Assets are required")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -91,6 +96,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		svc:            opts.Service,
+		shop:           opts.Shop,
 		webhooks:       opts.Webhooks,
 		staff:          opts.Staff,
 		localMode:      opts.LocalMode,
@@ -109,9 +115,10 @@ func NewServer(opts Options) (*Server, error) {
 	if s.jobs == nil {
 		s.jobs = http.NotFoundHandler()
 	}
-	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when, "money": money}
+	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when, "money": money,
+		"cardName": cardName, "ordersURL": ordersURL}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
 		}
@@ -168,20 +175,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	return nil
 }
 
-var brandNames = map[string]string{
-	"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover",
-	"jcb": "JCB", "diners": "Diners Club", "unionpay": "UnionPay", "cartes_bancaires": "Cartes Bancaires",
-}
-
 // brandName is how a card brand is shown to people.
-func brandName(brand, pmType string) string {
-	if name, ok := brandNames[brand]; ok {
-		return name
+func brandName(brand, pmType string) string { return shop.BrandName(brand, pmType) }
+
+// cardName is how a card is shown to people: "Visa ···· 4242".
+func cardName(pm *billing.PaymentMethod) string {
+	if pm == nil {
+		return "(no card yet)"
 	}
-	if brand != "" {
-		return brand
-	}
-	return pmType
+	return shop.CardName(*pm)
 }
 
 // ago says how long ago a duration was, roughly, as people say it.

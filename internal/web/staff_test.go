@@ -134,7 +134,7 @@ func TestLoginFormShowsItsMessage(t *testing.T) {
 
 func TestSecureCookieBehindHTTPS(t *testing.T) {
 	h := newHarness(t)
-	srv, err := web.NewServer(web.Options{Service: h.svc, Staff: h.staff, BaseURL: "https://shop.example",
+	srv, err := web.NewServer(web.Options{Service: h.svc, Shop: h.shop, Staff: h.staff, BaseURL: "https://shop.example",
 		Assets: assets.FS, Webhooks: stripeapi.NewWebhookVerifier(webhookSecret)})
 	if err != nil {
 		t.Fatal(err)

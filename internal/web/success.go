@@ -3,7 +3,10 @@ package web
 import (
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/shop"
 )
 
 type successPage struct {
@@ -14,9 +17,32 @@ type processingPage struct {
 	Status string
 }
 
-// success is Checkout's success_url: it records the saved card (once) and shows it.
+// orderPage is an order as its customer sees it: on the success page
+// right after checkout, and behind the link in the emails.
+type orderPage struct {
+	Order shop.Order
+	// Placed is set on the success page, which says the order is placed.
+	Placed bool
+	Link   string
+}
+
+// success is Checkout's success_url: for an order's session it records the
+// card and places the order; otherwise it records the saved card. Either
+// once, and shows the result.
 func (s *Server) success(w http.ResponseWriter, r *http.Request) error {
-	result, err := s.svc.FinalizeSetup(r.Context(), r.URL.Query().Get("session_id"))
+	sessionID := r.URL.Query().Get("session_id")
+	order, isOrder, err := s.shop.FinishCheckout(r.Context(), sessionID)
+	if err != nil {
+		return err
+	}
+	if isOrder {
+		if order.Pending {
+			return s.render(w, r, http.StatusOK, "processing", processingPage{Status: order.SessionStatus})
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		return s.render(w, r, http.StatusOK, "order", orderPage{Order: order.Order, Placed: true, Link: s.shop.OrderLink(order.Order.ID)})
+	}
+	result, err := s.svc.FinalizeSetup(r.Context(), sessionID)
 	if err != nil {
 		return err
 	}
@@ -25,6 +51,17 @@ func (s *Server) success(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return s.render(w, r, http.StatusOK, "success", successPage{PaymentMethod: result.PaymentMethod})
+}
+
+// customerOrder is the page the order emails link to.
+func (s *Server) customerOrder(w http.ResponseWriter, r *http.Request) error {
+	order, err := s.shop.OrderByToken(r.Context(), chi.URLParam(r, "token"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	return s.render(w, r, http.StatusOK, "order", orderPage{Order: order})
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {

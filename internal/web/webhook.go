@@ -32,7 +32,13 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "webhook signature or body invalid", http.StatusBadRequest)
 		return
 	}
-	if err := s.svc.ReceiveEvent(r.Context(), event); err != nil {
+	err = s.svc.ReceiveEvent(r.Context(), event)
+	if err == nil {
+		// Orders follow what billing recorded; a failure here is retried by
+		// Stripe like any other, and the event, applied already, costs nothing then.
+		err = s.shop.Follow(r.Context(), event)
+	}
+	if err != nil {
 		// Either way Stripe retries; 503 says the event was not even stored.
 		status := http.StatusInternalServerError
 		if errors.Is(err, billing.ErrNotDurable) {
