@@ -191,3 +191,43 @@ func FuzzParseMoney(f *testing.F) {
 		}
 	})
 }
+
+func TestParseAmountHasNoMinimumButRefusesZero(t *testing.T) {
+	if m, err := ParseAmount("0.10", "usd"); err != nil || m != (Money{10, "usd"}) {
+		t.Errorf("ParseAmount(0.10) = %v, %v", m, err)
+	}
+	if _, err := ParseAmount("0.00", "usd"); err == nil || !strings.Contains(err.Error(), "greater than zero") {
+		t.Errorf("ParseAmount(0.00) = %v", err)
+	}
+	if _, err := ParseMoney("0.10", "usd"); err == nil || !strings.Contains(err.Error(), "minimum") {
+		t.Errorf("ParseMoney(0.10) = %v, want the minimum charge", err)
+	}
+}
+
+func TestDisplay(t *testing.T) {
+	for m, want := range map[Money]string{
+		{1099, "usd"}: "$10.99", {850, "eur"}: "€8.50", {500, "jpy"}: "¥500", {1200, "chf"}: "CHF 12.00", {-500, "usd"}: "-$5.00",
+	} {
+		if got := m.Display(); got != want {
+			t.Errorf("%v.Display() = %q, want %q", m, got, want)
+		}
+	}
+}
+
+func TestCheckItems(t *testing.T) {
+	total := Money{2548, "usd"}
+	good := []LineItem{{"T-shirt", 1099, 2}, {"Mug", 350, 1}}
+	if err := checkItems(good, total); err != nil {
+		t.Errorf("lines that add up: %v", err)
+	}
+	for name, items := range map[string][]LineItem{
+		"short":     {{"T-shirt", 1099, 2}},
+		"no name":   {{" ", 2548, 1}},
+		"zero":      {{"T-shirt", 0, 1}, {"Mug", 2548, 1}},
+		"overflows": {{"T-shirt", maxAmount, maxAmount}},
+	} {
+		if err := checkItems(items, total); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
