@@ -43,6 +43,9 @@ lint:
 migrate:
 	$(GO) run ./cmd/storefront migrate
 
-## tools: install stripe-mock, which the contract tests run
+## tools: install stripe-mock, which the contract tests run, and axe-core, with which
+## the browser tests check each page's accessibility
+AXE_CORE_VERSION := 4.14.1
 tools:
 	@command -v stripe-mock >/dev/null 2>&1 || $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+	@test -f .cache/axe/node_modules/axe-core/axe.min.js || npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@$(AXE_CORE_VERSION)

@@ -62,7 +62,7 @@ func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 			t.Error("serve did not shut down within 30s")
 		}
 	})
-	s := localStore{baseURL: fmt.Sprintf("http://localhost:%d", port), stdout: stdout, logs: logs}
+	s := localStore{baseURL: "http://localhost:" + env["PORT"], stdout: stdout, logs: logs}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if res, err := http.Get(s.baseURL + "/healthz"); err == nil {
