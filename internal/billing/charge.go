@@ -168,8 +168,7 @@ func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (Charge
 		Money:            attempt.Money,
 		IdempotencyKey:   attempt.IdempotencyKey,
 	})
-	var gatewayErr *GatewayError
-	if errors.As(err, &gatewayErr) && gatewayErr.HTTPStatus >= 400 && gatewayErr.HTTPStatus < 500 && gatewayErr.HTTPStatus != 409 && gatewayErr.HTTPStatus != 429 {
+	if gatewayErr, ok := refusedByStripe(err); ok {
 		// Stripe refused the request itself: definitive, and not the card's doing.
 		outcome = ChargeOutcome{Code: gatewayErr.Code, Message: gatewayErr.Message}
 		if MissingCustomer(err) {
@@ -198,6 +197,17 @@ func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (Charge
 		return attempt, fmt.Errorf("charge attempt %d: record outcome: %w", attempt.ID, err)
 	}
 	return finished, nil
+}
+
+// refusedByStripe tells whether Stripe refused a request for good (a 4xx
+// other than 409, a key in flight, and 429, too many requests): sending it
+// again would be refused again, so nothing happened and nothing will.
+func refusedByStripe(err error) (*GatewayError, bool) {
+	var ge *GatewayError
+	if errors.As(err, &ge) && ge.HTTPStatus >= 400 && ge.HTTPStatus < 500 && ge.HTTPStatus != 409 && ge.HTTPStatus != 429 {
+		return ge, true
+	}
+	return nil, false
 }
 
 // chargeStatus maps Stripe's answer to the admin's status words.

@@ -107,8 +107,7 @@ func (s *Service) sendRefund(ctx context.Context, r ChargeRefund) (ChargeRefund,
 		PaymentIntentID: r.PaymentIntentID, Amount: r.Money.Amount, Reason: "requested_by_customer",
 		IdempotencyKey: r.IdempotencyKey, LocalID: r.ID,
 	})
-	var gatewayErr *GatewayError
-	if errors.As(err, &gatewayErr) && gatewayErr.HTTPStatus >= 400 && gatewayErr.HTTPStatus < 500 && gatewayErr.HTTPStatus != 409 && gatewayErr.HTTPStatus != 429 {
+	if gatewayErr, ok := refusedByStripe(err); ok {
 		// Stripe refused it (more than is left on Stripe's side, say): nothing was refunded.
 		return s.store.FinishChargeRefund(ctx, r.ID, RefundFailed, "", gatewayErr.Message)
 	}

@@ -142,16 +142,21 @@ const orderCharges = ` FROM order_charges oc JOIN charge_attempts ca ON ca.idemp
 
 // OrdersOf returns the orders a session or PaymentIntent concerns.
 func (db *DB) OrdersOf(ctx context.Context, stripeID string) ([]int64, error) {
-	rows, err := db.pool.Query(ctx, `
+	return db.queryIDs(ctx, "orders of "+stripeID, `
 		SELECT id FROM orders WHERE setup_session_id = $1
 		UNION SELECT oc.order_id`+orderCharges+`WHERE ca.recovery_session_id = $1 OR ca.payment_intent_id = $1
 		UNION SELECT oc.order_id`+orderCharges+`WHERE ca.recovered_payment_intent_id = $1`, stripeID)
+}
+
+// queryIDs runs a query of one bigint column; what names it in errors.
+func (db *DB) queryIDs(ctx context.Context, what, sql string, args ...any) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("orders of %s: %w", stripeID, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, fmt.Errorf("orders of %s: %w", stripeID, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return ids, nil
 }
@@ -171,15 +176,8 @@ func (db *DB) OrderOfAttempt(ctx context.Context, attemptID int64) (int64, error
 
 // OrderAttempts returns an order's charge attempts, newest first.
 func (db *DB) OrderAttempts(ctx context.Context, orderID int64) ([]int64, error) {
-	rows, err := db.pool.Query(ctx, `SELECT ca.id`+orderCharges+`WHERE oc.order_id = $1 ORDER BY ca.created_at DESC, ca.id DESC`, orderID)
-	if err != nil {
-		return nil, fmt.Errorf("attempts of order %d: %w", orderID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("attempts of order %d: %w", orderID, err)
-	}
-	return ids, nil
+	return db.queryIDs(ctx, fmt.Sprintf("attempts of order %d", orderID),
+		`SELECT ca.id`+orderCharges+`WHERE oc.order_id = $1 ORDER BY ca.created_at DESC, ca.id DESC`, orderID)
 }
 
 // ListOrders returns a page of orders, newest first: a status, an order
@@ -251,16 +249,8 @@ func (db *DB) OrderTotals(ctx context.Context) ([]shop.StatusTotal, error) {
 // OrdersToSettle returns the orders whose status follows facts that may
 // have changed: those awaiting a card, charging, failed, or paid.
 func (db *DB) OrdersToSettle(ctx context.Context, limit int) ([]int64, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id FROM orders
+	return db.queryIDs(ctx, "orders to settle", `SELECT id FROM orders
 		WHERE status IN ('awaiting_card', 'charging', 'payment_failed', 'paid', 'partially_refunded') ORDER BY id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("orders to settle: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("orders to settle: %w", err)
-	}
-	return ids, nil
 }
 
 // BeginCharge marks an order charging with its charge's key, and records

@@ -115,15 +115,20 @@ func (s *Server) adminPaymentMethods(w http.ResponseWriter, r *http.Request) err
 
 // filterURL is the list's URL for a filter, keeping the search.
 func filterURL(search, filter string) string {
+	return pageURL("/admin", "q", search, "filter", filter)
+}
+
+// pageURL is path with the query parameters of pairs (name, value, ...)
+// whose values are not empty.
+func pageURL(path string, pairs ...string) string {
 	v := url.Values{}
-	if search != "" {
-		v.Set("q", search)
-	}
-	if filter != "" {
-		v.Set("filter", filter)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			v.Set(pairs[i], pairs[i+1])
+		}
 	}
 	if len(v) == 0 {
-		return "/admin"
+		return path
 	}
-	return "/admin?" + v.Encode()
+	return path + "?" + v.Encode()
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/storefront/storefront/internal/billing"
@@ -33,32 +32,15 @@ func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := ordersPage{Orders: list, Totals: totals, Status: q.Status, Search: q.Search}
 	if len(list) == q.Limit {
-		p.Next = ordersURL(string(q.Status), q.Search) + sep(q) + "before=" + strconv.FormatInt(list[len(list)-1].ID, 10)
+		p.Next = pageURL("/admin/orders", "status", string(q.Status), "q", q.Search, "before", strconv.FormatInt(list[len(list)-1].ID, 10))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return s.render(w, r, http.StatusOK, "admin_orders", p)
 }
 
-func sep(q shop.OrderQuery) string {
-	if q.Status == "" && q.Search == "" {
-		return "?"
-	}
-	return "&"
-}
-
 // ordersURL is the order list's URL for a status, keeping the search.
 func ordersURL(status, search string) string {
-	v := url.Values{}
-	if status != "" {
-		v.Set("status", status)
-	}
-	if search != "" {
-		v.Set("q", search)
-	}
-	if len(v) == 0 {
-		return "/admin/orders"
-	}
-	return "/admin/orders?" + v.Encode()
+	return pageURL("/admin/orders", "status", status, "q", search)
 }
 
 type adminOrderPage struct {

@@ -35,6 +35,17 @@ func (s *Server) tooManyRequests(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// sessionLimits are the limits of a public form that makes a Checkout
+// Session: per address first, so that a blocked client uses up nobody
+// else's share, then per email, then for all (counted under name).
+func (s *Server) sessionLimits(name string) []func(http.Handler) http.Handler {
+	return []func(http.Handler) http.Handler{
+		s.limit(formsPerAddress, time.Minute, s.byAddress),
+		s.limit(formsPerEmail, time.Hour, byEmail),
+		s.limit(formsAllAddresses, time.Minute, httprate.Key(name)),
+	}
+}
+
 // byAddress keys a limit by the client's address.
 func (s *Server) byAddress(r *http.Request) (string, error) { return s.clientAddr(r), nil }
 

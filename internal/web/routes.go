@@ -6,7 +6,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/go-chi/httprate"
 
 	"github.com/storefront/storefront/internal/shop"
 )
@@ -30,12 +29,7 @@ func (s *Server) Handler() http.Handler {
 		r.Use(limitBody(maxFormBytes))
 		r.Use(s.checkInput)
 		r.Get("/", s.handle(s.storefront))
-		r.With(
-			// Per address first, so that a blocked client uses up nobody else's share.
-			s.limit(formsPerAddress, time.Minute, s.byAddress),
-			s.limit(formsPerEmail, time.Hour, byEmail),
-			s.limit(formsAllAddresses, time.Minute, httprate.Key("forms")),
-		).Post("/create-checkout-session", s.handle(s.createCheckoutSession))
+		r.With(s.sessionLimits("forms")...).Post("/create-checkout-session", s.handle(s.createCheckoutSession))
 		r.Get("/cart", s.handle(s.cart))
 		r.Group(func(r chi.Router) {
 			r.Use(s.limit(formsPerAddress, time.Minute, s.byAddress))
@@ -43,11 +37,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/cart/update", s.handle(s.cartChange(s.cartUpdate)))
 			r.Post("/cart/remove", s.handle(s.cartChange(s.cartRemove)))
 		})
-		r.With(
-			s.limit(formsPerAddress, time.Minute, s.byAddress),
-			s.limit(formsPerEmail, time.Hour, byEmail),
-			s.limit(formsAllAddresses, time.Minute, httprate.Key("checkout")),
-		).Post("/checkout", s.handle(s.checkout))
+		r.With(s.sessionLimits("checkout")...).Post("/checkout", s.handle(s.checkout))
 		r.Get("/orders/{token}", s.handle(s.customerOrder))
 		r.Get("/success", s.handle(s.success))
 		r.Get("/cancel", s.handle(s.cancel))
