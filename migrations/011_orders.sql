@@ -122,9 +122,10 @@ CREATE TABLE charge_refunds (
 CREATE INDEX charge_refunds_attempt_idx ON charge_refunds (charge_attempt_id, created_at);
 
 -- Order emails: a confirmation when the order is placed, a receipt when it
--- is paid; one of each per order.
+-- is paid; one of each per order. The kinds of the payment and card
+-- reminders (migration 010) stay allowed, whichever of the two ran first.
 ALTER TABLE notifications ADD COLUMN order_id bigint REFERENCES orders (id);
 ALTER TABLE notifications ADD CONSTRAINT notifications_order_kind_key UNIQUE (order_id, kind);
 ALTER TABLE notifications DROP CONSTRAINT notifications_kind_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check
-    CHECK (kind IN ('payment_failed', 'order_confirmation', 'order_receipt'));
+    CHECK (kind IN ('payment_failed', 'payment_reminder', 'card_expiring', 'order_confirmation', 'order_receipt'));
