@@ -326,6 +326,7 @@ func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway
 	}
 	return billing.NewService(db, gateway, billing.Options{
 		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log, Observer: observer,
+		DunningSchedule: cfg.DunningSchedule,
 		// Every money or card action is attributed to the context's actor, or refused.
 		Audit: staff.NewService(db, staff.Options{}).Record,
 	}), nil

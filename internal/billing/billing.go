@@ -42,6 +42,9 @@ type CheckoutSession struct {
 	ExpiresAt     time.Time
 	CreatedAt     time.Time
 	CompletedAt   time.Time
+	// MakesDefault marks a setup session opened from a card expiry
+	// reminder: the card saved through it becomes the customer's default.
+	MakesDefault bool
 }
 
 // SetupIntent statuses that matter to the store.
@@ -136,12 +139,23 @@ type ChargeAttempt struct {
 	// paid; DuplicatesRefunded, those of them refunded on Stripe so far.
 	DuplicatePayments  int
 	DuplicatesRefunded int
+	// RetryOf is the soft-declined attempt this one retries automatically
+	// (its RetryNumber-th retry); zero for a charge someone asked for.
+	RetryOf     int64
+	RetryNumber int
+	// Dunning is the automatic retrying of this attempt, if it was soft-declined.
+	Dunning Dunning
 }
 
 // Paid tells whether the attempt's money has been received: charged, or paid
 // through the recovery link. Any further payment for it is refunded.
 func (a ChargeAttempt) Paid() bool {
 	return a.Status == ChargeSucceeded || a.Status == ChargeRecovered
+}
+
+// outcome is the attempt's recorded answer from Stripe.
+func (a ChargeAttempt) outcome() ChargeOutcome {
+	return ChargeOutcome{PaymentIntentID: a.PaymentIntentID, Code: a.FailureCode, DeclineCode: a.DeclineCode, Message: a.FailureMessage}
 }
 
 // ProcessingAtStripe tells whether Stripe answered and said the payment is

@@ -31,9 +31,11 @@ func processingAttempt(t *testing.T, db *postgres.DB, email string) billing.Char
 	return a
 }
 
-func declineNotice(a billing.ChargeAttempt) *billing.Notification {
-	return &billing.Notification{CustomerID: a.CustomerID, Kind: billing.NotificationPaymentFailed, Recipient: a.CustomerEmail,
-		Subject: "Your payment failed", Body: "Pay here", Link: "https://shop.example.com/pay/x"}
+// declineNotice is what a declined attempt sets going: its customer's message.
+func declineNotice(a billing.ChargeAttempt) billing.ChargeFollowUp {
+	return billing.ChargeFollowUp{Notify: &billing.Notification{CustomerID: a.CustomerID, ChargeAttemptID: a.ID,
+		Kind: billing.NotificationPaymentFailed, Recipient: a.CustomerEmail,
+		Subject: "Your payment failed", Body: "Pay here", Link: "https://shop.example.com/pay/x"}}
 }
 
 // sendJobsOf lists the notification ids of the send jobs, in the email queue.
