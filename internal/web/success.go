@@ -8,6 +8,8 @@ import (
 
 type successPage struct {
 	PaymentMethod billing.PaymentMethod
+	// MadeDefault: saved from a card expiry reminder, it replaces the card charged.
+	MadeDefault bool
 }
 
 type processingPage struct {
@@ -24,7 +26,7 @@ func (s *Server) success(w http.ResponseWriter, r *http.Request) error {
 		return s.render(w, r, http.StatusOK, "processing", processingPage{Status: result.SessionStatus})
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return s.render(w, r, http.StatusOK, "success", successPage{PaymentMethod: result.PaymentMethod})
+	return s.render(w, r, http.StatusOK, "success", successPage{PaymentMethod: result.PaymentMethod, MadeDefault: result.MadeDefault})
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {
