@@ -25,11 +25,7 @@ func (db *DB) ExpiringDefaultCards(ctx context.Context, first, last time.Time, l
 	if err != nil {
 		return nil, fmt.Errorf("expiring default cards: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.SavedPaymentMethod, error) {
-		var s billing.SavedPaymentMethod
-		err := row.Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail, &s.StripeCustomerID)...)
-		return s, err
-	})
+	list, err := pgx.CollectRows(rows, scanSavedPaymentMethod)
 	if err != nil {
 		return nil, fmt.Errorf("expiring default cards: %w", err)
 	}

@@ -30,8 +30,13 @@ func newDunningHarness(t *testing.T) *harness {
 // declineNext makes the card's next off-session charge fail with this decline code, once.
 func (h *harness) declineNext(pmID, code string) {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.stripeServer.URL+"/_test/payment_methods/"+pmID+"/decline_next",
-		strings.NewReader(url.Values{"decline_code": {code}}.Encode()))
+	h.testControl(pmID, "decline_next", url.Values{"decline_code": {code}})
+}
+
+// testControl calls one of the emulator's test-only controls on a card.
+func (h *harness) testControl(pmID, action string, form url.Values) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.stripeServer.URL+"/_test/payment_methods/"+pmID+"/"+action, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Bearer "+emulatorKey)
 	res, err := http.DefaultClient.Do(req)
@@ -40,7 +45,7 @@ func (h *harness) declineNext(pmID, code string) {
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		h.t.Fatalf("decline_next %s: %d", code, res.StatusCode)
+		h.t.Fatalf("%s %v: %d", action, form, res.StatusCode)
 	}
 }
 

@@ -42,18 +42,7 @@ func (h *harness) cardExpiring(email string, after time.Time) billing.PaymentMet
 // updateExpiry is the card account updater: a new expiry on Stripe, and its event.
 func (h *harness) updateExpiry(pmID string, month time.Month, year int) {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.stripeServer.URL+"/_test/payment_methods/"+pmID+"/update_expiry",
-		strings.NewReader(url.Values{"exp_month": {fmt.Sprint(int(month))}, "exp_year": {fmt.Sprint(year)}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+emulatorKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		h.t.Fatalf("update_expiry: %d", res.StatusCode)
-	}
+	h.testControl(pmID, "update_expiry", url.Values{"exp_month": {fmt.Sprint(int(month))}, "exp_year": {fmt.Sprint(year)}})
 }
 
 func (h *harness) notificationsOfKind(kind string) []billing.Notification {
