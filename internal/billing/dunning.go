@@ -219,14 +219,19 @@ func (s *Service) dunningRetry(ctx context.Context, d Dunning) error {
 		// Stripe has forgotten the key, so a resend could charge twice.
 		return stop(fmt.Sprintf("retry %d's outcome is unknown (attempt %d); check Stripe's dashboard before charging again", n, retry.ID), nil)
 	}
-	if gone, err := s.cardGone(ctx, retry.PaymentMethodID); err != nil || gone {
+	// A new retry checks the card first; one that may have reached Stripe
+	// is always sent again with its key, so its outcome is learnt, not guessed.
+	if created {
+		gone, err := s.cardGone(ctx, retry.PaymentMethodID)
 		if err != nil {
 			return err
 		}
-		// Not sent: only the customer can pay now, with another card.
-		o := ChargeOutcome{Message: "The card was detached, so the retry was not sent."}
-		_, err := s.store.FinishChargeAttempt(ctx, retry.ID, o, ChargeFailed, s.retryFollowUp(orig, retry, ChargeFailed, o))
-		return err
+		if gone {
+			// Not sent: only the customer can pay now, with another card.
+			o := ChargeOutcome{Message: "The card was detached, so the retry was not sent."}
+			_, err := s.store.FinishChargeAttempt(ctx, retry.ID, o, ChargeFailed, s.retryFollowUp(orig, retry, ChargeFailed, o))
+			return err
+		}
 	}
 	detail := fmt.Sprintf("attempt %d, automatic retry %d of attempt %d, customer %d", retry.ID, n, orig.ID, orig.CustomerID)
 	if err := s.audit(ctx, ActionDunningRetry, retry.PaymentMethodID, retry.Money, detail); err != nil {

@@ -301,3 +301,28 @@ func TestDunningOnTwoReplicas(t *testing.T) {
 		t.Errorf("PaymentIntents %v, want one succeeded", pis)
 	}
 }
+
+// TestDunningStopsWhenTheCardIsDetached: a retry of a card detached
+// meanwhile is not sent; the customer is asked to pay with another.
+func TestDunningStopsWhenTheCardIsDetached(t *testing.T) {
+	h := newDunningHarness(t)
+	pm := h.recordedCard("gone@example.com", "4242424242424242")
+	h.declineNext(pm.ID, "insufficient_funds")
+	a := h.chargeCard(pm.ID, "15.00", "usd")
+	if res := h.adminPost("/admin/customers/"+strconv.FormatInt(a.CustomerID, 10)+"/detach", url.Values{"payment_method": {pm.ID}}); res.status != http.StatusSeeOther {
+		t.Fatalf("detach: %d", res.status)
+	}
+	h.advance(25 * time.Hour)
+	h.runDunning()
+	a = h.attempt(a.ID)
+	retries := h.retriesOf(a)
+	if a.Dunning.Status != billing.DunningStopped || len(retries) != 1 || retries[0].Status != billing.ChargeFailed || retries[0].PaymentIntentID != "" {
+		t.Fatalf("dunning %+v, retries %+v; want stopped, the retry not sent", a.Dunning, retries)
+	}
+	if outbox := h.notifications(); len(outbox) != 1 || outbox[0].ChargeAttemptID != a.ID {
+		t.Errorf("outbox %+v, want the customer asked to pay", outbox)
+	}
+	if n := h.stripeCount("/v1/payment_intents"); n != 1 {
+		t.Errorf("%d PaymentIntents, want only the declined one", n)
+	}
+}
