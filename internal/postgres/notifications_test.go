@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"io/fs"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/postgres"
@@ -99,6 +102,29 @@ func TestNotificationAndItsJobAreOneWrite(t *testing.T) {
 	}
 }
 
+// migrationsThrough is the migrations up to version, so that a test of one
+// migration does not apply the later ones again over a schema that has them.
+func migrationsThrough(t *testing.T, version int) fs.FS {
+	t.Helper()
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := fstest.MapFS{}
+	for _, name := range names {
+		prefix, _, _ := strings.Cut(name, "_")
+		if n, err := strconv.Atoi(prefix); err != nil || n > version {
+			continue
+		}
+		data, err := fs.ReadFile(migrations.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = &fstest.MapFile{Data: data}
+	}
+	return files
+}
+
 // TestMigrationEnqueuesWaitingMessages: upgrading a store whose polling
 // sender left messages behind gives each unsent one a job, and fails those
 // that sender had given up on.
@@ -124,8 +150,8 @@ func TestMigrationEnqueuesWaitingMessages(t *testing.T) {
 		a.CustomerID, a.ID, b.CustomerID, b.ID, c.CustomerID, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := db.Migrate(ctx, migrations.FS)
-	if err != nil || len(applied) == 0 || !strings.HasPrefix(applied[0], "009_") {
+	applied, err := db.Migrate(ctx, migrationsThrough(t, 9))
+	if err != nil || len(applied) != 1 || !strings.HasPrefix(applied[0], "009_") {
 		t.Fatalf("migrate: %v %v", applied, err)
 	}
 	status := map[string]billing.NotificationStatus{}
