@@ -349,6 +349,7 @@ func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billi
 		Mailer:       mailer,
 		EmailBackoff: jobs.Backoff{Min: cfg.EmailRetryMin, Max: cfg.EmailRetryMax},
 		JobTimeout:   cfg.JobTimeout,
+		Periodic:     jobs.Schedules(),
 		// Unique while it runs, and telling an operator which process ran a job.
 		ID:     fmt.Sprintf("storefront_%s_%d", host, os.Getpid()),
 		Logger: log.With("component", "jobs"),
