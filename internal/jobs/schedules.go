@@ -40,22 +40,19 @@ func Schedules() []*river.PeriodicJob {
 // charge left unanswered is sent again with its key.
 func scheduleWorkers(svc *billing.Service) []Registration {
 	return []Registration{
-		Worker(&scheduleWorker[billing.DunningArgs]{run: func(ctx context.Context) error {
-			_, err := svc.RunDunning(ctx)
-			return err
-		}}),
-		Worker(&scheduleWorker[billing.CardExpiryRemindersArgs]{run: func(ctx context.Context) error {
-			_, err := svc.SendCardExpiryReminders(ctx)
-			return err
-		}}),
-		Worker(&scheduleWorker[billing.RecoveryRemindersArgs]{run: func(ctx context.Context) error {
-			_, err := svc.SendRecoveryReminders(ctx)
-			return err
-		}}),
-		Worker(&scheduleWorker[billing.ReconcileArgs]{run: func(ctx context.Context) error {
-			_, err := svc.Reconcile(ctx)
-			return err
-		}}),
+		Worker(&scheduleWorker[billing.DunningArgs]{run: errorOf(svc.RunDunning)}),
+		Worker(&scheduleWorker[billing.CardExpiryRemindersArgs]{run: errorOf(svc.SendCardExpiryReminders)}),
+		Worker(&scheduleWorker[billing.RecoveryRemindersArgs]{run: errorOf(svc.SendRecoveryReminders)}),
+		Worker(&scheduleWorker[billing.ReconcileArgs]{run: errorOf(svc.Reconcile)}),
+	}
+}
+
+// errorOf keeps a schedule's error, which River records on the job (see
+// /admin/jobs); what a run did shows in what it wrote.
+func errorOf[R any](run func(context.Context) (R, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := run(ctx)
+		return err
 	}
 }
 

@@ -41,6 +41,7 @@ func (h *harness) jobStates(kind string) map[string]int {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	defer rows.Close()
 	states := map[string]int{}
 	for rows.Next() {
 		var state string
@@ -95,7 +96,7 @@ func TestSchedulesRunOnceAcrossReplicas(t *testing.T) {
 	if reminders := first.notificationsOfKind(billing.NotificationCardExpiring); len(reminders) != 1 || reminders[0].CustomerID != expiring.CustomerID {
 		t.Errorf("card reminders %+v, want one", reminders)
 	}
-	if sends := first.jobStates(billing.SendNotificationArgs{}.Kind()); sends["available"] != 1 {
+	if sends := first.sendJobs(); sends["available"] != 1 {
 		t.Errorf("send jobs %v: the reminder's email waits (no SMTP_URL) as one job", sends)
 	}
 }
