@@ -13,7 +13,9 @@ import (
 // outbox shows the message as waiting.
 func TestBrowserJobsUI(t *testing.T) {
 	ctx := newBrowser(t)
-	s := startLocalStore(t)
+	// The 0341 card's generic decline is soft: with no retries scheduled,
+	// the declined charge writes its customer at once.
+	s := startLocalStoreWith(t, map[string]string{"DUNNING_SCHEDULE": "off"})
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.baseURL+"/admin/outbox"),
 		chromedp.WaitVisible(`#password`),

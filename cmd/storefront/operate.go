@@ -151,6 +151,10 @@ func runCharge(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintln(stdout)
 	if attempt.Status != billing.ChargeSucceeded {
+		if attempt.Dunning.Active() {
+			fmt.Fprintf(stdout, "  a decline a later try can fix: charged again automatically from %s; the customer is written to only if the retries fail\n",
+				attempt.Dunning.NextRetryAt.UTC().Format(time.RFC3339))
+		}
 		if attempt.Recoverable() {
 			fmt.Fprintf(stdout, "  %s%s; recovery link: %s\n", attempt.FailureCode, prefixed(" / ", attempt.DeclineCode), svc.RecoveryLink(attempt.ID))
 		}

@@ -342,6 +342,7 @@ func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway
 	}
 	return billing.NewService(db, gateway, billing.Options{
 		BaseURL: cfg.BaseURL, Currency: cfg.Currency, APIVersion: stripeapi.APIVersion, RecoveryKey: key, Logger: log, Observer: observer,
+		DunningSchedule: cfg.DunningSchedule,
 		// Every money or card action is attributed to the context's actor, or refused.
 		Audit: staff.NewService(db, staff.Options{}).Record,
 	}), nil
@@ -376,6 +377,7 @@ func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billi
 		Mailer:       mailer,
 		EmailBackoff: jobs.Backoff{Min: cfg.EmailRetryMin, Max: cfg.EmailRetryMax},
 		JobTimeout:   cfg.JobTimeout,
+		Periodic:     jobs.Schedules(),
 		// Unique while it runs, and telling an operator which process ran a job.
 		ID:     fmt.Sprintf("storefront_%s_%d", host, os.Getpid()),
 		Logger: log.With("component", "jobs"),

@@ -95,6 +95,9 @@ func (s *Service) CustomerDetail(ctx context.Context, id int64) (CustomerDetail,
 	if d.Attempts, err = s.store.CustomerChargeAttempts(ctx, id); err != nil {
 		return CustomerDetail{}, fmt.Errorf("customer %d: %w", id, err)
 	}
+	for i := range d.Attempts {
+		d.Attempts[i] = s.withPlan(d.Attempts[i])
+	}
 	if d.Events, err = s.store.CustomerEvents(ctx, id, 20); err != nil {
 		return CustomerDetail{}, fmt.Errorf("customer %d: %w", id, err)
 	}

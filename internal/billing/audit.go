@@ -16,9 +16,11 @@ type AuditFunc func(ctx context.Context, action, target string, amount int64, cu
 const (
 	ActionCharge      = "charge"
 	ActionChargeRetry = "charge.retry"
-	ActionCardDetach  = "card.detach"
-	ActionCardDefault = "card.default"
-	ActionEventReplay = "event.replay"
+	// ActionDunningRetry is an automatic retry of a soft-declined charge.
+	ActionDunningRetry = "charge.dunning_retry"
+	ActionCardDetach   = "card.detach"
+	ActionCardDefault  = "card.default"
+	ActionEventReplay  = "event.replay"
 	// ActionNotificationResend sends a failed customer message again.
 	ActionNotificationResend = "notification.resend"
 )

@@ -42,6 +42,9 @@ type CheckoutSession struct {
 	ExpiresAt     time.Time
 	CreatedAt     time.Time
 	CompletedAt   time.Time
+	// MakesDefault marks a setup session opened from a card expiry
+	// reminder: the card saved through it becomes the customer's default.
+	MakesDefault bool
 }
 
 // SetupIntent statuses that matter to the store.
@@ -146,6 +149,12 @@ type ChargeAttempt struct {
 	// refunds made here and succeeded, or what Stripe last said
 	// (charge.refunded) if that is more.
 	Refunded int64
+	// RetryOf is the soft-declined attempt this one retries automatically
+	// (its RetryNumber-th retry); zero for a charge someone asked for.
+	RetryOf     int64
+	RetryNumber int
+	// Dunning is the automatic retrying of this attempt, if it was soft-declined.
+	Dunning Dunning
 }
 
 // PaidPaymentIntentID is the PaymentIntent whose payment settled the
@@ -205,6 +214,11 @@ func (r ChargeRefund) MadeOnStripe() bool { return r.IdempotencyKey == "" }
 // through the recovery link. Any further payment for it is refunded.
 func (a ChargeAttempt) Paid() bool {
 	return a.Status == ChargeSucceeded || a.Status == ChargeRecovered
+}
+
+// outcome is the attempt's recorded answer from Stripe.
+func (a ChargeAttempt) outcome() ChargeOutcome {
+	return ChargeOutcome{PaymentIntentID: a.PaymentIntentID, Code: a.FailureCode, DeclineCode: a.DeclineCode, Message: a.FailureMessage}
 }
 
 // ProcessingAtStripe tells whether Stripe answered and said the payment is

@@ -177,26 +177,30 @@ func (s *Service) sendCharge(ctx context.Context, attempt ChargeAttempt) (Charge
 				s.log.Error("forget a Stripe Customer that Stripe does not have", "stripe_customer_id", attempt.StripeCustomerID, "err", rerr)
 			}
 		}
-		s.observer.ChargeSettled(ChargeFailed)
-		return s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, ChargeFailed, nil)
+		return s.finishCharge(ctx, attempt, outcome, ChargeFailed)
 	}
 	if err != nil {
 		// Unknown outcome: the attempt stays processing for a retry with its key.
 		s.observer.ChargeSettled(ChargeProcessing)
 		return attempt, fmt.Errorf("charge attempt %d: %w", attempt.ID, err)
 	}
-	status := chargeStatus(outcome)
+	return s.finishCharge(ctx, attempt, outcome, chargeStatus(outcome))
+}
+
+// finishCharge records Stripe's answer with what it sets going (the
+// customer's message, or the retries of a soft decline), in one transaction.
+func (s *Service) finishCharge(ctx context.Context, attempt ChargeAttempt, outcome ChargeOutcome, status string) (ChargeAttempt, error) {
 	s.observer.ChargeSettled(status)
-	var notify *Notification
-	if status == ChargeDeclined || status == ChargeAuthenticationRequired {
-		n := s.paymentFailedNotification(attempt, status)
-		notify = &n
+	next, err := s.chargeFollowUp(ctx, attempt, status, outcome)
+	if err != nil {
+		return attempt, fmt.Errorf("charge attempt %d: %w", attempt.ID, err)
 	}
-	finished, err := s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, status, notify)
+	finished, err := s.store.FinishChargeAttempt(ctx, attempt.ID, outcome, status, next)
 	if err != nil {
 		return attempt, fmt.Errorf("charge attempt %d: record outcome: %w", attempt.ID, err)
 	}
-	return finished, nil
+	s.afterPaidRetry(ctx, next)
+	return s.withPlan(finished), nil
 }
 
 // refusedByStripe tells whether Stripe refused a request for good (a 4xx
@@ -237,6 +241,7 @@ func (s *Service) paymentFailedNotification(a ChargeAttempt, status string) Noti
 	return Notification{
 		CustomerID:      a.CustomerID,
 		ChargeAttemptID: a.ID,
+		CreatedAt:       s.now(),
 		Kind:            NotificationPaymentFailed,
 		Recipient:       a.CustomerEmail,
 		Subject:         "Action needed: your payment of " + a.Money.String() + " did not go through",
@@ -253,7 +258,7 @@ func (s *Service) ChargeAttempt(ctx context.Context, id int64) (ChargeAttempt, e
 	if err != nil {
 		return ChargeAttempt{}, fmt.Errorf("charge attempt %d: %w", id, err)
 	}
-	return a, nil
+	return s.withPlan(a), nil
 }
 
 // DefaultPaymentMethodOf picks the card to charge for a customer: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -159,7 +160,7 @@ func (s *Service) sessionCompletedEffect(ctx context.Context, sessionID string) 
 	}
 	// Not complete yet (an asynchronous payment method): an empty effect;
 	// its setup_intent.succeeded, or a later event, records it.
-	effect, _, err := s.completedSessionEffect(ctx, remote)
+	effect, _, err := s.completedSessionEffect(ctx, remote, local.MakesDefault)
 	return effect, err
 }
 
@@ -255,6 +256,21 @@ func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
 
 // MaxSyncWindow is how far back Stripe's events list reaches.
 const MaxSyncWindow = 30 * 24 * time.Hour
+
+// ReconcileWindow is how far back a scheduled reconciliation looks: well
+// over its interval, so a run that was missed or failed is covered by the next.
+const ReconcileWindow = time.Hour
+
+// Reconcile is Sync over ReconcileWindow, for a schedule: a missed webhook
+// delivery is found without an operator. Events that fail to apply stay in
+// the ledger for the next run, and are reported as an error.
+func (s *Service) Reconcile(ctx context.Context) (SyncReport, error) {
+	report, err := s.Sync(ctx, ReconcileWindow)
+	if err == nil && len(report.Failed) > 0 {
+		err = fmt.Errorf("reconcile: %d of %d events failed to apply: %s", len(report.Failed), report.Found, strings.Join(report.Failed, "; "))
+	}
+	return report, err
+}
 
 // SyncReport says what a sync found and did.
 type SyncReport struct {

@@ -34,8 +34,26 @@ type Notification struct {
 	FailedAt time.Time
 }
 
-// NotificationPaymentFailed tells a customer an off-session charge failed.
-const NotificationPaymentFailed = "payment_failed"
+// Notification kinds.
+const (
+	// NotificationPaymentFailed tells a customer an off-session charge failed.
+	NotificationPaymentFailed = "payment_failed"
+	// NotificationPaymentReminder recalls a recovery link still unpaid.
+	NotificationPaymentReminder = "payment_reminder"
+	// NotificationCardExpiring asks a customer to save a card before theirs expires.
+	NotificationCardExpiring = "card_expiring"
+)
+
+// LinkWords names what a notification's link opens, for the outbox.
+func (n Notification) LinkWords() string {
+	switch {
+	case n.Kind == NotificationCardExpiring:
+		return "card link"
+	case n.OrderID != 0:
+		return "order page"
+	}
+	return "payment link"
+}
 
 // NotificationStatus is where a message stands, as the outbox shows it.
 type NotificationStatus string

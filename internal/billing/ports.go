@@ -80,9 +80,17 @@ type Store interface {
 	ChargeRefund(ctx context.Context, id int64) (ChargeRefund, error)
 	// ChargeRefunds returns an attempt's refunds, oldest first.
 	ChargeRefunds(ctx context.Context, attemptID int64) ([]ChargeRefund, error)
-	// FinishChargeAttempt records Stripe's answer and, for a failure, the
-	// customer's notification, in one transaction.
-	FinishChargeAttempt(ctx context.Context, id int64, outcome ChargeOutcome, status string, notify *Notification) (ChargeAttempt, error)
+	// FinishChargeAttempt records Stripe's answer for an attempt still
+	// processing and, in the same transaction, what it sets going (next),
+	// if the attempt then holds status (a concurrent settle may have won).
+	FinishChargeAttempt(ctx context.Context, id int64, outcome ChargeOutcome, status string, next ChargeFollowUp) (ChargeAttempt, error)
+	// FollowUp writes a follow-up that has no charge outcome to record with
+	// it (a step of a dunning, a reminder), in one transaction.
+	FollowUp(ctx context.Context, next ChargeFollowUp) error
+	// ClaimDunning leases the dunning whose retry is most overdue at now to
+	// this caller until now+lease; another replica skips it meanwhile. It
+	// returns false when no retry is due.
+	ClaimDunning(ctx context.Context, now time.Time, lease time.Duration) (Dunning, bool, error)
 	// ChargeAttempt returns an attempt, or ErrNotFound.
 	ChargeAttempt(ctx context.Context, id int64) (ChargeAttempt, error)
 	// ChargeAttemptOfSession returns the attempt a recovery session pays, or ErrNotFound.
@@ -130,6 +138,18 @@ type Store interface {
 	// ResendNotification makes a failed notification unfailed and enqueues
 	// its send job, in one transaction; false when it was not failed.
 	ResendNotification(ctx context.Context, id int64) (bool, error)
+	// RecoveryRemindersDue returns the payment_failed notifications created
+	// between from and through whose attempt is still unpaid and has had no
+	// reminder, oldest first.
+	RecoveryRemindersDue(ctx context.Context, from, through time.Time, limit int) ([]Notification, error)
+	// ExpiringDefaultCards returns active default cards, of customers with
+	// an email, that expire in a month from first through last (first days
+	// of months) and have had no expiry reminder for that expiry.
+	ExpiringDefaultCards(ctx context.Context, first, last time.Time, limit int) ([]SavedPaymentMethod, error)
+	// RecordCardExpiryReminder writes the reminder of a card's expiry and its
+	// notification in one transaction, unless that card and expiry already
+	// had one (false).
+	RecordCardExpiryReminder(ctx context.Context, pm PaymentMethod, n Notification) (bool, error)
 
 	// Secret returns the named shared secret, creating it on first use.
 	Secret(ctx context.Context, name string) ([]byte, error)

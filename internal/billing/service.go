@@ -26,6 +26,8 @@ type Service struct {
 	log         *slog.Logger
 	observer    Observer
 	auditFunc   AuditFunc
+	// dunning is when a soft decline is retried, counted from the decline.
+	dunning []time.Duration
 
 	// versionsWarned holds the foreign API versions already logged.
 	versionsWarned sync.Map
@@ -49,6 +51,10 @@ type Options struct {
 	// Audit, when set, records every charge, retry, detach, make-default and
 	// replay before it reaches Stripe; its error stops the action.
 	Audit AuditFunc
+	// DunningSchedule is when a soft-declined charge is retried, counted
+	// from the decline (ParseDunningSchedule): nil is
+	// DefaultDunningSchedule, empty retries nothing.
+	DunningSchedule []time.Duration
 }
 
 // NewService returns a Service.
@@ -65,7 +71,12 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 	if observer == nil {
 		observer = noObserver{}
 	}
+	dunning := opts.DunningSchedule
+	if dunning == nil {
+		dunning = DefaultDunningSchedule()
+	}
 	return &Service{
+		dunning:     dunning,
 		observer:    observer,
 		store:       store,
 		gateway:     gateway,

@@ -26,6 +26,9 @@ type SetupOptions struct {
 	Currency string
 	// Metadata is set on the session (an order's id, say).
 	Metadata map[string]string
+	// MakesDefault: the card saved through the session becomes the
+	// customer's default (a card link's session).
+	MakesDefault bool
 }
 
 // StartSetupWith is StartSetup for a session with options; it returns the
@@ -42,6 +45,12 @@ func (s *Service) StartSetupWith(ctx context.Context, rawEmail string, opts Setu
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return CheckoutSession{}, fmt.Errorf("start setup: %w", err)
 	}
+	return s.startSetupSession(ctx, customer, email, opts)
+}
+
+// startSetupSession creates and records a setup session for a customer (ID
+// zero: one not made yet).
+func (s *Service) startSetupSession(ctx context.Context, customer Customer, email string, opts SetupOptions) (CheckoutSession, error) {
 	session, err := s.createSetupSession(ctx, customer.StripeID, email, opts)
 	if MissingCustomer(err) {
 		// Stripe no longer has the Customer we stored (deleted, or an
@@ -59,6 +68,7 @@ func (s *Service) StartSetupWith(ctx context.Context, rawEmail string, opts Setu
 	session.Mode = ModeSetup
 	session.Status = SessionOpen
 	session.Currency = opts.Currency
+	session.MakesDefault = opts.MakesDefault
 	if err := s.store.CreateCheckoutSession(ctx, session); err != nil {
 		return CheckoutSession{}, fmt.Errorf("start setup: %w", err)
 	}
@@ -98,6 +108,9 @@ type SetupResult struct {
 	Pending       bool
 	SessionStatus string
 	PaymentMethod PaymentMethod
+	// MadeDefault is set when the session was opened to replace the
+	// customer's default card (a card expiry reminder's link).
+	MadeDefault bool
 }
 
 // FinalizeSetup records the SetupIntent and PaymentMethod of a completed
@@ -139,7 +152,7 @@ func (s *Service) recordReturn(ctx context.Context, sessionID, mode string) (pen
 	if err != nil {
 		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
-	effect, complete, err := s.completedSessionEffect(ctx, remote)
+	effect, complete, err := s.completedSessionEffect(ctx, remote, local.MakesDefault)
 	if err != nil {
 		return false, "", fmt.Errorf("session %s: %w", sessionID, err)
 	}
@@ -156,10 +169,11 @@ func (s *Service) recordReturn(ctx context.Context, sessionID, mode string) (pen
 // completedSessionEffect is what a completed Checkout Session writes, in
 // either mode; complete is false while Stripe is not done with it (an
 // asynchronous payment method, or a customer still on the page).
-func (s *Service) completedSessionEffect(ctx context.Context, remote SessionState) (effect Effect, complete bool, err error) {
+// makesDefault is the session's own record (CheckoutSession.MakesDefault).
+func (s *Service) completedSessionEffect(ctx context.Context, remote SessionState, makesDefault bool) (effect Effect, complete bool, err error) {
 	switch {
 	case remote.Mode == ModeSetup && setupComplete(remote):
-		effect, err = s.setupEffect(ctx, remote)
+		effect, err = s.setupEffect(ctx, remote, makesDefault)
 	case paymentComplete(remote):
 		effect, err = s.paymentEffect(ctx, remote)
 	case paymentFailed(remote):
@@ -179,13 +193,19 @@ func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupRe
 	if err != nil {
 		return SetupResult{}, fmt.Errorf("finalize setup %s: %w", sessionID, err)
 	}
-	return SetupResult{SessionStatus: SessionComplete, PaymentMethod: pm}, nil
+	session, err := s.store.CheckoutSession(ctx, sessionID)
+	if err != nil {
+		return SetupResult{}, fmt.Errorf("finalize setup %s: %w", sessionID, err)
+	}
+	return SetupResult{SessionStatus: SessionComplete, PaymentMethod: pm, MadeDefault: session.MakesDefault}, nil
 }
 
 // setupEffect is what a completed setup session writes. The success page and
 // checkout.session.completed both come through here, so both paths end in
-// the same rows.
-func (s *Service) setupEffect(ctx context.Context, remote SessionState) (Effect, error) {
+// the same rows. The first card a customer saves becomes their default; with
+// makesDefault (a card expiry reminder's session) the saved card does,
+// here and on Stripe.
+func (s *Service) setupEffect(ctx context.Context, remote SessionState, makesDefault bool) (Effect, error) {
 	pm := *remote.PaymentMethod
 	customer := StripeCustomer{ID: remote.StripeCustomerID, Email: remote.Email}
 	if customer.ID == "" {
@@ -198,6 +218,12 @@ func (s *Service) setupEffect(ctx context.Context, remote SessionState) (Effect,
 	pm.StripeCustomerID = customer.ID
 	pm.Status = PaymentMethodActive
 	pm.SyncedAt = remote.SyncedAt
+	if makesDefault {
+		// On Stripe too, so a charge made from Stripe's dashboard uses it.
+		if err := s.gateway.SetDefaultPaymentMethod(ctx, customer.ID, pm.ID); err != nil {
+			return Effect{}, fmt.Errorf("make %s the default: %w", pm.ID, err)
+		}
+	}
 	if customer.Email != "" {
 		// Stripe's email is only a hint when the customer is new to us.
 		if email, err := NormalizeEmail(customer.Email); err == nil {
@@ -223,7 +249,7 @@ func (s *Service) setupEffect(ctx context.Context, remote SessionState) (Effect,
 			StripeCustomerID: customer.ID,
 			SetupIntentID:    remote.SetupIntentID,
 		}},
-		Defaults:         []DefaultPaymentMethod{{StripeCustomerID: customer.ID, PaymentMethodID: pm.ID, OnlyIfNone: true}},
+		Defaults:         []DefaultPaymentMethod{{StripeCustomerID: customer.ID, PaymentMethodID: pm.ID, OnlyIfNone: !makesDefault}},
 		StripeCustomerID: customer.ID,
 	}, nil
 }

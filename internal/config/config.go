@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/smtpmail"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// cannot be sent: Min after the first failure, doubling up to Max.
 	EmailRetryMin time.Duration
 	EmailRetryMax time.Duration
+	// DunningSchedule is when a soft-declined charge is retried, counted
+	// from the decline: nil is billing's default, empty retries nothing.
+	DunningSchedule []time.Duration
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator.
@@ -208,6 +212,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.EmailRetryMax = duration(get("EMAIL_RETRY_MAX"), "EMAIL_RETRY_MAX", c.EmailRetryMax, 10*time.Millisecond, 24*time.Hour, bad)
 	if c.EmailRetryMax < c.EmailRetryMin {
 		bad("EMAIL_RETRY_MAX: %s is shorter than EMAIL_RETRY_MIN (%s)", c.EmailRetryMax, c.EmailRetryMin)
+	}
+	if v := get("DUNNING_SCHEDULE"); v != "" {
+		schedule, err := billing.ParseDunningSchedule(v)
+		if err != nil {
+			bad("DUNNING_SCHEDULE: %v", err)
+		}
+		c.DunningSchedule = schedule
 	}
 	if c.SMTPURL != "" {
 		if _, err := smtpmail.ParseURL(c.SMTPURL); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,41 @@ func TestLoadBackgroundJobs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Load(env(vars)); err == nil {
 				t.Errorf("Load(%v): want an error", vars)
+			}
+		})
+	}
+}
+
+func TestLoadDunningSchedule(t *testing.T) {
+	cases := map[string]struct {
+		value   string
+		want    string // fmt of the schedule; "nil" for the default
+		wantErr bool
+	}{
+		"unset: the default": {"", "nil", false},
+		"off":                {"off", "[]", false},
+		"a schedule":         {"12h,36h", "[12h0m0s 36h0m0s]", false},
+		"not increasing":     {"36h,12h", "", true},
+		"not a duration":     {"1 day", "", true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"DUNNING_SCHEDULE": tc.value}))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "DUNNING_SCHEDULE:") {
+					t.Errorf("the error does not name DUNNING_SCHEDULE: %v", err)
+				}
+				return
+			}
+			got := fmt.Sprint(c.DunningSchedule)
+			if c.DunningSchedule == nil {
+				got = "nil"
+			}
+			if got != tc.want {
+				t.Errorf("DunningSchedule = %s, want %s", got, tc.want)
 			}
 		})
 	}

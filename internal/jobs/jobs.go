@@ -20,12 +20,13 @@
 //   - a customer email: insert the notification with postgres'
 //     insertNotification, in the transaction that decides it; its send job
 //     comes with it;
-//   - a schedule: a *river.PeriodicJob in Options.Periodic (Every makes
-//     one). River enqueues periodic jobs on the elected leader only, so each
-//     runs once per period however many replicas run; a job that must not
-//     act twice (one email per card and expiry) needs its own idempotency as
-//     well, a unique key or a guarded insert, since a job can run again
-//     after its replica dies.
+//   - a schedule: a *river.PeriodicJob in Schedules (schedules.go; Every
+//     makes one) with its worker in scheduleWorkers; serve passes Schedules
+//     in Options.Periodic. River enqueues periodic jobs on the elected
+//     leader only, so each runs once per period however many replicas run;
+//     a job that must not act twice (one email per card and expiry) needs
+//     its own idempotency as well, a unique key or a guarded insert, since a
+//     job can run again after its replica dies.
 //
 // A worker's Timeout (JobTimeout by default) must stay under twice
 // JobTimeout, or River would hand a job that is still running to another
@@ -124,7 +125,12 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 	workers := river.NewWorkers()
 	// The email worker is registered even without a Mailer: the leader's
 	// rescuer needs every kind's worker to hand a dead replica's job on.
-	registrations := append([]Registration{Worker(&emailWorker{svc: opts.Service, mailer: opts.Mailer, backoff: opts.EmailBackoff})}, opts.Workers...)
+	// So are the schedules' workers, whether or not this process is given
+	// the schedules: whichever replica is leader enqueues them, and any
+	// replica working the default queue may run them.
+	registrations := append([]Registration{Worker(&emailWorker{svc: opts.Service, mailer: opts.Mailer, backoff: opts.EmailBackoff})},
+		scheduleWorkers(opts.Service)...)
+	registrations = append(registrations, opts.Workers...)
 	for _, register := range registrations {
 		if err := register(workers); err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)

@@ -18,19 +18,23 @@ const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coal
 	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id),
 	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'refunded'),
 	ca.description, ca.withdrawn_at,
-	greatest(ca.refunded_on_stripe, (SELECT coalesce(sum(r.amount), 0) FROM charge_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'succeeded'))`
+	greatest(ca.refunded_on_stripe, (SELECT coalesce(sum(r.amount), 0) FROM charge_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'succeeded')),
+	coalesce(ca.retry_of, 0), coalesce(ca.retry_number, 0), ` + dunningColumns
 
-const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id `
+const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id
+	LEFT JOIN dunning d ON d.charge_attempt_id = ca.id `
 
 func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
 	var (
 		a                        billing.ChargeAttempt
 		recoveredAt, withdrawnAt *time.Time
+		d                        dunningRow
 	)
-	err := row.Scan(&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
+	err := row.Scan(append([]any{&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
 		&a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
 		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &a.RecoveredPaymentIntentID, &recoveredAt, &a.CreatedAt,
-		&a.DuplicatePayments, &a.DuplicatesRefunded, &a.Description, &withdrawnAt, &a.Refunded)
+		&a.DuplicatePayments, &a.DuplicatesRefunded, &a.Description, &withdrawnAt, &a.Refunded,
+		&a.RetryOf, &a.RetryNumber}, d.fields()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, billing.ErrNotFound
 	}
@@ -40,6 +44,7 @@ func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
 	if withdrawnAt != nil {
 		a.WithdrawnAt = *withdrawnAt
 	}
+	a.Dunning = d.dunning()
 	return a, err
 }
 
@@ -52,10 +57,12 @@ func (db *DB) CreateChargeAttempt(ctx context.Context, a billing.ChargeAttempt, 
 	)
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status, description)
-			VALUES ($1, $2, $3, $4, $5, 'processing', $6)
+			INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status, description,
+			                             retry_of, retry_number, created_at)
+			VALUES ($1, $2, $3, $4, $5, 'processing', $6, $7, $8, coalesce($9, now()))
 			ON CONFLICT (idempotency_key) DO NOTHING
-			RETURNING id`, a.CustomerID, a.PaymentMethodID, a.Money.Amount, a.Money.Currency, a.IdempotencyKey, a.Description).Scan(&id)
+			RETURNING id`, a.CustomerID, a.PaymentMethodID, a.Money.Amount, a.Money.Currency, a.IdempotencyKey, a.Description,
+			nullID(a.RetryOf), nullInt(a.RetryNumber), nullTime(a.CreatedAt)).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return tx.QueryRow(ctx, `SELECT id FROM charge_attempts WHERE idempotency_key = $1`, a.IdempotencyKey).Scan(&id)
 		}
@@ -77,37 +84,55 @@ func (db *DB) CreateChargeAttempt(ctx context.Context, a billing.ChargeAttempt, 
 	return saved, created, err
 }
 
-// FinishChargeAttempt records Stripe's answer for a processing attempt and
-// queues the customer's notification, in one transaction. An attempt already
-// settled (by a concurrent retry or the webhook) is left as it is.
-func (db *DB) FinishChargeAttempt(ctx context.Context, id int64, o billing.ChargeOutcome, status string, notify *billing.Notification) (billing.ChargeAttempt, error) {
+// FinishChargeAttempt records Stripe's answer for a processing attempt and,
+// in the same transaction, what it sets going, if the attempt then holds
+// that status. An attempt already settled otherwise (by the webhook, with
+// another outcome) is left as it is, and so is its follow-up.
+func (db *DB) FinishChargeAttempt(ctx context.Context, id int64, o billing.ChargeOutcome, status string, next billing.ChargeFollowUp) (billing.ChargeAttempt, error) {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
 		queueChargeUpdate(batch, billing.ChargeUpdate{AttemptID: id, Status: status, Outcome: o})
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
-		if notify == nil {
-			return nil
-		}
-		// Only an attempt that ended as this outcome says (here or by a
-		// concurrent webhook) gets its message.
-		var now string
-		if err := tx.QueryRow(ctx, `SELECT status FROM charge_attempts WHERE id = $1`, id).Scan(&now); err != nil {
+		var current string
+		if err := tx.QueryRow(ctx, `SELECT status FROM charge_attempts WHERE id = $1`, id).Scan(&current); err != nil {
 			return err
 		}
-		if now != status {
+		if current != status {
 			return nil
 		}
-		n := *notify
-		n.ChargeAttemptID = id
-		_, _, err := db.insertNotification(ctx, tx, n)
-		return err
+		return db.writeFollowUp(ctx, tx, next)
 	})
 	if err != nil {
 		return billing.ChargeAttempt{}, fmt.Errorf("finish charge attempt %d: %w", id, err)
 	}
 	return db.ChargeAttempt(ctx, id)
+}
+
+// FollowUp writes a follow-up with no charge outcome to record, in one transaction.
+func (db *DB) FollowUp(ctx context.Context, next billing.ChargeFollowUp) error {
+	if err := db.inTx(ctx, func(tx pgx.Tx) error { return db.writeFollowUp(ctx, tx, next) }); err != nil {
+		return fmt.Errorf("follow up: %w", err)
+	}
+	return nil
+}
+
+// writeFollowUp writes a dunning step, then the customer's message if the
+// step was taken (a step taken twice writes no second message).
+func (db *DB) writeFollowUp(ctx context.Context, tx pgx.Tx, next billing.ChargeFollowUp) error {
+	if next.Dunning != nil {
+		taken, err := writeDunningChange(ctx, tx, *next.Dunning)
+		if err != nil || !taken {
+			return err
+		}
+	}
+	if next.Notify != nil {
+		if _, _, err := db.insertNotification(ctx, tx, *next.Notify); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func queueChargeUpdate(b *pgx.Batch, u billing.ChargeUpdate) {

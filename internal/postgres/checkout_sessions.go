@@ -14,9 +14,9 @@ import (
 // CreateCheckoutSession records a session Stripe created.
 func (db *DB) CreateCheckoutSession(ctx context.Context, s billing.CheckoutSession) error {
 	_, err := db.pool.Exec(ctx, `
-		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, url, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		s.ID, nullID(s.CustomerID), s.Mode, s.Status, s.Currency, s.URL, nullTime(s.ExpiresAt))
+		INSERT INTO checkout_sessions (id, customer_id, mode, status, currency, url, expires_at, makes_default)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		s.ID, nullID(s.CustomerID), s.Mode, s.Status, s.Currency, s.URL, nullTime(s.ExpiresAt), s.MakesDefault)
 	if err != nil {
 		return fmt.Errorf("create checkout session %s: %w", s.ID, err)
 	}
@@ -33,9 +33,9 @@ func (db *DB) CheckoutSession(ctx context.Context, id string) (billing.CheckoutS
 	)
 	err := db.pool.QueryRow(ctx, `
 		SELECT id, customer_id, mode, status, currency, coalesce(url, ''), coalesce(setup_intent_id, ''),
-		       created_at, completed_at, expires_at
+		       created_at, completed_at, expires_at, makes_default
 		FROM checkout_sessions WHERE id = $1`, id).
-		Scan(&s.ID, &customerID, &s.Mode, &s.Status, &s.Currency, &s.URL, &s.SetupIntentID, &s.CreatedAt, &completedAt, &expiresAt)
+		Scan(&s.ID, &customerID, &s.Mode, &s.Status, &s.Currency, &s.URL, &s.SetupIntentID, &s.CreatedAt, &completedAt, &expiresAt, &s.MakesDefault)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, fmt.Errorf("checkout session %s: %w", id, billing.ErrNotFound)
 	}

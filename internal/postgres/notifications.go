@@ -43,15 +43,18 @@ func deref[T any](p *T) T {
 // none is written without its job or sent without its row. A message that a
 // unique constraint says exists already (the same attempt's, the same
 // reminder's, the same order's confirmation) is skipped: it returns false and
-// enqueues nothing.
+// enqueues nothing. So is a message about a charge attempt that is no longer
+// unpaid.
 func (db *DB) insertNotification(ctx context.Context, tx pgx.Tx, n billing.Notification) (int64, bool, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO notifications (customer_id, charge_attempt_id, order_id, kind, recipient, subject, body, link)
-		VALUES ($1, nullif($2, 0), nullif($3, 0), $4, nullif($5, ''), $6, $7, $8)
+		INSERT INTO notifications (customer_id, charge_attempt_id, order_id, kind, recipient, subject, body, link, created_at)
+		SELECT $1, $2, $3, $4, nullif($5, ''), $6, $7, $8, coalesce($9, now())
+		WHERE $2::bigint IS NULL
+		   OR EXISTS (SELECT 1 FROM charge_attempts WHERE id = $2 AND status IN ('declined', 'authentication_required'))
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
-		n.CustomerID, n.ChargeAttemptID, n.OrderID, n.Kind, n.Recipient, n.Subject, n.Body, n.Link).Scan(&id)
+		n.CustomerID, nullID(n.ChargeAttemptID), nullID(n.OrderID), n.Kind, n.Recipient, n.Subject, n.Body, n.Link, nullTime(n.CreatedAt)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -170,4 +173,24 @@ func (db *DB) ResendNotification(ctx context.Context, id int64) (bool, error) {
 		return false, fmt.Errorf("send notification %d again: %w", id, err)
 	}
 	return resent, nil
+}
+
+// RecoveryRemindersDue returns the recovery links (payment_failed
+// notifications) created between from and through whose attempt is still
+// unpaid and that have had no reminder, oldest first.
+func (db *DB) RecoveryRemindersDue(ctx context.Context, from, through time.Time, limit int) ([]billing.Notification, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+notificationColumns+` FROM notifications n
+		WHERE n.kind = 'payment_failed' AND n.created_at > $1 AND n.created_at <= $2
+		  AND EXISTS (SELECT 1 FROM charge_attempts ca WHERE ca.id = n.charge_attempt_id AND ca.status IN ('declined', 'authentication_required'))
+		  AND NOT EXISTS (SELECT 1 FROM notifications r WHERE r.charge_attempt_id = n.charge_attempt_id AND r.kind = 'payment_reminder')
+		ORDER BY n.created_at, n.id LIMIT $3`, from, through, limit)
+	if err != nil {
+		return nil, fmt.Errorf("recovery reminders due: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Notification, error) { return scanNotification(row) })
+	if err != nil {
+		return nil, fmt.Errorf("recovery reminders due: %w", err)
+	}
+	return list, nil
 }

@@ -22,6 +22,14 @@ func paymentMethodFields(pm *billing.PaymentMethod) []any {
 		&pm.Fingerprint, &pm.Status, &pm.CreatedAt, &pm.SavedAt, &pm.SyncedAt}
 }
 
+// scanSavedPaymentMethod reads paymentMethodColumns followed by the
+// customer's email and Stripe id.
+func scanSavedPaymentMethod(row pgx.CollectableRow) (billing.SavedPaymentMethod, error) {
+	var s billing.SavedPaymentMethod
+	err := row.Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail, &s.StripeCustomerID)...)
+	return s, err
+}
+
 // SessionPaymentMethod returns the payment method a completed setup session saved.
 func (db *DB) SessionPaymentMethod(ctx context.Context, sessionID string) (billing.PaymentMethod, error) {
 	var pm billing.PaymentMethod
@@ -119,11 +127,7 @@ func (db *DB) ListPaymentMethods(ctx context.Context, q billing.ListQuery) ([]bi
 	if err != nil {
 		return nil, fmt.Errorf("list payment methods: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.SavedPaymentMethod, error) {
-		var s billing.SavedPaymentMethod
-		err := row.Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail, &s.StripeCustomerID)...)
-		return s, err
-	})
+	list, err := pgx.CollectRows(rows, scanSavedPaymentMethod)
 	if err != nil {
 		return nil, fmt.Errorf("list payment methods: %w", err)
 	}

@@ -1,12 +1,17 @@
 package staff
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // How an actor was recognised.
 const (
 	ViaSession = "session"
 	ViaBasic   = "basic"
 	ViaCLI     = "cli"
+	// ViaSystem is the store acting on its own, on a schedule.
+	ViaSystem = "system"
 )
 
 // Actor is who is acting: a staff email, `admin`, or an operator at the
@@ -19,6 +24,14 @@ type Actor struct {
 	Address string
 	// Via says how the actor was recognised (ViaSession, ViaBasic, ViaCLI).
 	Via string
+}
+
+// SystemActor is who the audit log names for what the store does on its
+// own, such as retrying a soft-declined charge: "system:" and the job's
+// name, from the host that ran it.
+func SystemActor(job string) Actor {
+	host, _ := os.Hostname()
+	return Actor{Name: "system:" + job, Address: host, Via: ViaSystem}
 }
 
 type actorKey struct{}

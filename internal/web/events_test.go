@@ -21,7 +21,7 @@ import (
 // oldest first, as Stripe would have delivered them.
 func (h *harness) stripeEvents() []billing.Event {
 	h.t.Helper()
-	lister := stripeapi.New(stripeapi.Config{SecretKey: "sk_test_lister", APIBase: h.stripeServer.URL})
+	lister := stripeapi.New(stripeapi.Config{SecretKey: emulatorKey, APIBase: h.stripeServer.URL})
 	events, err := lister.ListEvents(context.Background(), time.Now().Add(-time.Hour), billing.HandledEventTypes())
 	if err != nil {
 		h.t.Fatal(err)

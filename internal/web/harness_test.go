@@ -103,7 +103,7 @@ type harness struct {
 	svc   *billing.Service
 	shop  *shop.Service
 	staff *staff.Service
-	// skew moves the staff clock (sessions, lock-outs) ahead of real time.
+	// skew moves the store's clock (sessions, lock-outs, schedules) ahead of real time.
 	skew    atomic.Int64
 	gateway *stripeapi.Gateway
 	store   *httptest.Server
@@ -137,8 +137,29 @@ func newStore(t testing.TB, stripe *stripeSide, db *postgres.DB) *harness {
 
 func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slog.Logger) *harness {
 	t.Helper()
+	return newStoreWith(t, stripe, storeOptions{db: db, log: log})
+}
+
+// storeOptions vary a harness's store.
+type storeOptions struct {
+	// db, when not nil, replaces the fresh database.
+	db  *postgres.DB
+	log *slog.Logger
+	// dunning is the retry schedule of soft declines. Nil retries nothing,
+	// so that a generic decline (the 0341 card) writes to the customer at
+	// once, as the recovery tests expect; the dunning tests set one.
+	dunning []time.Duration
+}
+
+func newStoreWith(t testing.TB, stripe *stripeSide, opts storeOptions) *harness {
+	t.Helper()
+	db, log := opts.db, opts.log
 	if db == nil {
 		db = pg.NewDB(t)
+	}
+	dunning := opts.dunning
+	if dunning == nil {
+		dunning = []time.Duration{}
 	}
 	h := &harness{t: t, db: db, emu: stripe.emu, stripeServer: stripe.server, stripeDown: &stripe.down, stripe: stripe}
 	m, err := metrics.New(prometheus.NewRegistry(), metrics.Sources{Pool: db.Pool(), LastEventReceivedAt: db.LastEventReceivedAt})
@@ -156,11 +177,10 @@ func newStoreLogging(t testing.TB, stripe *stripeSide, db *postgres.DB, log *slo
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.staff = staff.NewService(h.db, staff.Options{AdminPassword: adminPassword,
-		Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
+	h.staff = staff.NewService(h.db, staff.Options{AdminPassword: adminPassword, Now: h.now})
 	h.svc = billing.NewService(h.db, h.gateway, billing.Options{
 		BaseURL: h.store.URL, Currency: "usd", APIVersion: stripeapi.APIVersion, RecoveryKey: key, Observer: m, Logger: log,
-		Audit: h.staff.Record,
+		Audit: h.staff.Record, Now: h.now, DunningSchedule: dunning,
 	})
 	linkKey, err := h.db.Secret(context.Background(), shop.LinkKeyName)
 	if err != nil {
@@ -195,8 +215,11 @@ func asStaff() context.Context {
 	return staff.WithActor(context.Background(), staff.Actor{Name: "test@example.com", Address: "192.0.2.1"})
 }
 
-// advance moves the staff clock forward.
+// advance moves the store's clock (staff and billing) forward.
 func (h *harness) advance(d time.Duration) { h.skew.Add(int64(d)) }
+
+// now is the store's clock: real time, moved forward by advance.
+func (h *harness) now() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
 
 type response struct {
 	status   int

@@ -111,21 +111,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // sendJobs counts the send jobs in each state.
 func (h *harness) sendJobs() map[string]int {
 	h.t.Helper()
-	rows, err := h.db.Pool().Query(context.Background(), `SELECT state::text, count(*) FROM river_job WHERE kind = 'send_notification' GROUP BY state`)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			h.t.Fatal(err)
-		}
-		out[state] = n
-	}
-	return out
+	return h.jobStates(billing.SendNotificationArgs{}.Kind())
 }
 
 // checkOncePerNotification checks that the mail server holds exactly one

@@ -45,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.limit(paysPerAddress, time.Minute, s.byAddress))
 			r.Get("/pay/complete", s.handle(s.payComplete))
 			r.Get("/pay/{token}", s.handle(s.pay))
+			r.Get("/card/{token}", s.handle(s.card))
 		})
 	})
 

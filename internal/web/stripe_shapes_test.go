@@ -183,7 +183,7 @@ func TestProcessingAtStripeIsNotAMissingAnswer(t *testing.T) {
 		return a
 	}
 	atStripe := attempt("processing-at-stripe-key")
-	if _, err := h.db.FinishChargeAttempt(ctx, atStripe.ID, billing.ChargeOutcome{PaymentIntentID: "pi_Processing1", Status: "processing"}, billing.ChargeProcessing, nil); err != nil {
+	if _, err := h.db.FinishChargeAttempt(ctx, atStripe.ID, billing.ChargeOutcome{PaymentIntentID: "pi_Processing1", Status: "processing"}, billing.ChargeProcessing, billing.ChargeFollowUp{}); err != nil {
 		t.Fatal(err)
 	}
 	missing := attempt("answer-missing-key-1")

@@ -11,6 +11,8 @@ import (
 
 type successPage struct {
 	PaymentMethod billing.PaymentMethod
+	// MadeDefault: saved from a card expiry reminder, it replaces the card charged.
+	MadeDefault bool
 }
 
 type processingPage struct {
@@ -50,7 +52,7 @@ func (s *Server) success(w http.ResponseWriter, r *http.Request) error {
 		return s.render(w, r, http.StatusOK, "processing", processingPage{Status: result.SessionStatus})
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return s.render(w, r, http.StatusOK, "success", successPage{PaymentMethod: result.PaymentMethod})
+	return s.render(w, r, http.StatusOK, "success", successPage{PaymentMethod: result.PaymentMethod, MadeDefault: result.MadeDefault})
 }
 
 // customerOrder is the page the order emails link to.
