@@ -22,6 +22,7 @@ test: tools
 bench:
 	$(GO) test -run '^$$' -bench WebhookIngest -benchtime 3000x ./internal/web/
 	$(GO) test -run '^$$' -bench AdminList -benchtime 500x ./internal/web/
+	$(GO) test -run '^$$' -bench CatalogPage -benchtime 3000x ./internal/web/
 
 ## fuzz: every fuzz target for FUZZTIME each (the parsers of amounts, emails, cursors,
 ## recovery tokens, webhook signatures and events, and the emulator's API)
