@@ -53,6 +53,16 @@ func (s *Service) Cart(ctx context.Context, token string) (Cart, error) {
 	return c, nil
 }
 
+// CartCount returns how many items the cart of a cookie's token holds: 0,
+// without asking the database, for no token or a malformed one.
+func (s *Service) CartCount(ctx context.Context, token string) (int, error) {
+	key, ok := cartKey(token)
+	if !ok {
+		return 0, nil
+	}
+	return s.store.CartCount(ctx, key)
+}
+
 // parseQuantity reads a quantity typed by a person: a whole number from 1 to MaxQuantity.
 func parseQuantity(raw string) (int, error) {
 	v := strings.TrimSpace(raw)

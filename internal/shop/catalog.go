@@ -84,6 +84,7 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (Product, 
 	if err := s.audit(ctx, ActionProductCreate, p.Name, p.Price, ""); err != nil {
 		return Product{}, err
 	}
+	defer s.catalogWritten()
 	created, err := s.store.CreateProduct(ctx, p)
 	if err != nil {
 		return Product{}, fmt.Errorf("create product: %w", err)
@@ -102,6 +103,7 @@ func (s *Service) UpdateProduct(ctx context.Context, id int64, in ProductInput) 
 	if err := s.audit(ctx, ActionProductUpdate, fmt.Sprintf("product %d", id), p.Price, p.Name); err != nil {
 		return Product{}, err
 	}
+	defer s.catalogWritten()
 	updated, err := s.store.UpdateProduct(ctx, p)
 	if err != nil {
 		return Product{}, fmt.Errorf("update product %d: %w", id, err)
@@ -119,6 +121,7 @@ func (s *Service) SetProductStatus(ctx context.Context, id int64, status Product
 	if err := s.audit(ctx, action, fmt.Sprintf("product %d", id), billing.Money{}, ""); err != nil {
 		return Product{}, err
 	}
+	defer s.catalogWritten()
 	p, err := s.store.SetProductStatus(ctx, id, status)
 	if err != nil {
 		return Product{}, fmt.Errorf("%s %d: %w", action, id, err)
@@ -139,6 +142,7 @@ func DemoCatalog() []Product {
 // SeedDemoCatalog fills an empty catalog with DemoCatalog, and tells
 // whether it did; a catalog with anything in it, archived or not, is left alone.
 func (s *Service) SeedDemoCatalog(ctx context.Context) (bool, error) {
+	defer s.catalogWritten()
 	seeded, err := s.store.SeedProducts(ctx, DemoCatalog())
 	if err != nil {
 		return false, fmt.Errorf("seed demo catalog: %w", err)

@@ -212,9 +212,14 @@ type Store interface {
 	SetProductStatus(ctx context.Context, id int64, status ProductStatus) (Product, error)
 	// SeedProducts adds products only to an empty catalog, and tells whether it did.
 	SeedProducts(ctx context.Context, products []Product) (bool, error)
+	// CatalogVersion returns the catalog's version, which every change to
+	// products raises when it commits.
+	CatalogVersion(ctx context.Context) (int64, error)
 
 	// Cart returns the cart of a cookie's token hash; an empty Cart when none.
 	Cart(ctx context.Context, tokenHash []byte) (Cart, error)
+	// CartCount returns how many items the cart of a token hash holds; 0 when none.
+	CartCount(ctx context.Context, tokenHash []byte) (int, error)
 	// ChangeCart runs change on the cart of tokenHash (made if missing) and
 	// the product, with the cart locked, and sets the product's quantity to
 	// what change returns (0: remove the line). An error from change
@@ -277,6 +282,7 @@ type Service struct {
 	auditFunc billing.AuditFunc
 	now       func() time.Time
 	log       *slog.Logger
+	catalog   *catalogCache
 }
 
 // Options configure a Service.
@@ -289,6 +295,9 @@ type Options struct {
 	Audit  billing.AuditFunc
 	Now    func() time.Time
 	Logger *slog.Logger
+	// CatalogMaxAge bounds how long a change made on another server can go
+	// unseen by Catalog; 0 means DefaultCatalogMaxAge.
+	CatalogMaxAge time.Duration
 }
 
 // LinkKeyName names the shared secret that signs order links.
@@ -297,7 +306,7 @@ const LinkKeyName = "order_links"
 // NewService returns a Service.
 func NewService(store Store, b *billing.Service, opts Options) *Service {
 	s := &Service{store: store, billing: b, baseURL: strings.TrimRight(opts.BaseURL, "/"), linkKey: opts.LinkKey,
-		auditFunc: opts.Audit, now: opts.Now, log: opts.Logger}
+		auditFunc: opts.Audit, now: opts.Now, log: opts.Logger, catalog: newCatalogCache(opts.CatalogMaxAge)}
 	if s.now == nil {
 		s.now = time.Now
 	}
