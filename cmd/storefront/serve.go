@@ -192,6 +192,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		listener.Close()
 		return err
 	}
+	// Changes to the catalog made on any replica reach this one's copy as they commit.
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		db.FollowCatalog(followCtx, shopSvc.CatalogChanged, log)
+	}()
+	defer func() { stopFollowing(); <-followed }()
 	if cfg.LocalMode() {
 		// Something to buy on a fresh machine; with a real key the catalog starts empty.
 		if seeded, err := shopSvc.SeedDemoCatalog(ctx); err != nil {

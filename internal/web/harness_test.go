@@ -103,7 +103,7 @@ type harness struct {
 	svc   *billing.Service
 	shop  *shop.Service
 	staff *staff.Service
-	// skew moves the store's clock (sessions, lock-outs, schedules) ahead of real time.
+	// skew moves the store's clock (sessions, lock-outs, schedules, the catalog's copy) ahead of real time.
 	skew    atomic.Int64
 	gateway *stripeapi.Gateway
 	store   *httptest.Server
@@ -149,6 +149,10 @@ type storeOptions struct {
 	// so that a generic decline (the 0341 card) writes to the customer at
 	// once, as the recovery tests expect; the dunning tests set one.
 	dunning []time.Duration
+	// catalogMaxAge is the shop's CatalogMaxAge; 0 is its default.
+	catalogMaxAge time.Duration
+	// unfollowed leaves the catalog's listener off, as when its connection is down.
+	unfollowed bool
 }
 
 func newStoreWith(t testing.TB, stripe *stripeSide, opts storeOptions) *harness {
@@ -186,7 +190,11 @@ func newStoreWith(t testing.TB, stripe *stripeSide, opts storeOptions) *harness 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.shop = shop.NewService(h.db, h.svc, shop.Options{BaseURL: h.store.URL, LinkKey: linkKey, Audit: h.staff.Record, Logger: log})
+	h.shop = shop.NewService(h.db, h.svc, shop.Options{BaseURL: h.store.URL, LinkKey: linkKey, Audit: h.staff.Record, Logger: log, Now: h.now,
+		CatalogMaxAge: opts.catalogMaxAge})
+	if !opts.unfollowed {
+		h.followCatalog(log)
+	}
 	srv, err := web.NewServer(web.Options{
 		Service: h.svc, Shop: h.shop, Staff: h.staff, BaseURL: h.store.URL, Assets: assets.FS,
 		Webhooks: stripeapi.NewWebhookVerifier(webhookSecret), Logger: log, Requests: m, Metrics: m.Handler(),
@@ -208,6 +216,21 @@ func newStoreWith(t testing.TB, stripe *stripeSide, opts storeOptions) *harness 
 		},
 	}
 	return h
+}
+
+// followCatalog runs the catalog's listener, as serve does, until the test ends.
+func (h *harness) followCatalog(log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.db.FollowCatalog(ctx, h.shop.CatalogChanged, log)
+	}()
+	// Before the database is dropped, which the listener's connection would hold up.
+	h.t.Cleanup(func() { stop(); <-done })
 }
 
 // asStaff is a context whose actions are audited as a test's.

@@ -73,6 +73,8 @@ type Server struct {
 	requests       RequestObserver
 	metrics        http.Handler
 	jobs           http.Handler
+	// catalogPages are the catalog page's renderings for its current catalog.
+	catalogPages catalogPages
 }
 
 // pageNames are the templates rendered inside the layout; all are parsed at
@@ -154,9 +156,19 @@ type page struct {
 // render executes a page into a buffer first, so that a template error is a
 // clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) error {
+	body, err := s.execute(r, name, data)
+	if err != nil {
+		return err
+	}
+	s.write(w, r, status, body)
+	return nil
+}
+
+// execute renders a page into its bytes.
+func (s *Server) execute(r *http.Request, name string, data any) ([]byte, error) {
 	t, ok := s.pages[name]
 	if !ok {
-		return fmt.Errorf("render: no template %q", name)
+		return nil, fmt.Errorf("render: no template %q", name)
 	}
 	p := page{LocalMode: s.localMode, Data: data}
 	if a, ok := staff.ActorFrom(r.Context()); ok {
@@ -164,15 +176,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		return fmt.Errorf("render %s: %w", name, err)
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
+	return buf.Bytes(), nil
+}
+
+// write answers with a rendered page.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, err := buf.WriteTo(w)
-	if err != nil {
+	if _, err := w.Write(body); err != nil {
 		s.log.Debug("write response", "err", err, "request_id", middleware.GetReqID(r.Context()))
 	}
-	return nil
 }
 
 // brandName is how a card brand is shown to people.
