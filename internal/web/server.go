@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,9 +182,11 @@ func (s *Server) execute(r *http.Request, name string, data any) ([]byte, error)
 	return buf.Bytes(), nil
 }
 
-// write answers with a rendered page.
+// write answers with a rendered page. With its length stated, a page over
+// net/http's 2 KB buffer goes out whole rather than chunked.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if _, err := w.Write(body); err != nil {
 		s.log.Debug("write response", "err", err, "request_id", middleware.GetReqID(r.Context()))
