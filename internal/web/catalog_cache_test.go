@@ -41,10 +41,14 @@ func (h *harness) archiveProduct(p shop.Product) {
 	}
 }
 
-// catalogPage is GET / for a visitor without a cart.
-func (h *harness) catalogPage() string {
+// catalogPage is GET / for a visitor with these cookies (none: no cart).
+func (h *harness) catalogPage(cookies ...*http.Cookie) string {
 	h.t.Helper()
-	res := h.get("/")
+	req, _ := http.NewRequest(http.MethodGet, h.store.URL+"/", nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	res := h.do(req)
 	if res.status != http.StatusOK {
 		h.t.Fatalf("GET /: %d %s", res.status, res.body)
 	}
@@ -125,39 +129,27 @@ func TestCatalogPageFromTheCopyIsThePageRendered(t *testing.T) {
 	products := a.catalog()
 	s := a.newShopper()
 	storeURL, _ := url.Parse(a.store.URL)
-	page := func(h *harness, cookies []*http.Cookie) response {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, h.store.URL+"/", nil)
-		for _, c := range cookies {
-			req.AddCookie(c)
-		}
-		res := h.do(req)
-		if res.status != http.StatusOK {
-			t.Fatalf("GET /: %d %s", res.status, res.body)
-		}
-		return res
-	}
 	same := func(step string, cookies []*http.Cookie, badge string) {
 		t.Helper()
-		warm := page(a, cookies) // served from a's copy, rendered before
+		warm := a.catalogPage(cookies...) // served from a's copy, rendered before
 		fresh := newStoreWith(t, a.stripe, storeOptions{db: a.db, unfollowed: true})
-		if cold := page(fresh, cookies); cold.body != warm.body {
-			t.Errorf("%s: the page from the copy differs from a fresh rendering:\n%s\n---\n%s", step, warm.body, cold.body)
+		if cold := fresh.catalogPage(cookies...); cold != warm {
+			t.Errorf("%s: the page from the copy differs from a fresh rendering:\n%s\n---\n%s", step, warm, cold)
 		}
-		if other := page(b, cookies); other.body != warm.body {
-			t.Errorf("%s: replica b serves another page:\n%s", step, other.body)
+		if other := b.catalogPage(cookies...); other != warm {
+			t.Errorf("%s: replica b serves another page:\n%s", step, other)
 		}
-		if got := strings.Contains(warm.body, `id="cart-count"`); got != (badge != "") || !strings.Contains(warm.body, badge) {
-			t.Errorf("%s: the cart's count: want %q in\n%s", step, badge, warm.body)
+		if got := strings.Contains(warm, `id="cart-count"`); got != (badge != "") || !strings.Contains(warm, badge) {
+			t.Errorf("%s: the cart's count: want %q in\n%s", step, badge, warm)
 		}
 	}
 
-	page(a, nil)
+	a.catalogPage()
 	same("no cart", nil, "")
 	same("a malformed cart cookie", []*http.Cookie{{Name: "storefront_cart", Value: "not-a-token"}}, "")
 	s.add(products["T-shirt"], "2")
 	cookies := s.client.Jar.Cookies(storeURL)
-	page(a, cookies)
+	a.catalogPage(cookies...)
 	same("two T-shirts", cookies, `id="cart-count">2<`)
 	s.add(products["Mug"], "1")
 	same("and a mug", cookies, `id="cart-count">3<`)
