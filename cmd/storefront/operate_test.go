@@ -155,8 +155,8 @@ func TestChargeCommand(t *testing.T) {
 		wantErr bool
 		out     string
 	}{
-		"default card":   {[]string{"--customer", "OPS@example.com", "--amount", "10.99"}, false, "succeeded USD 10.99"},
-		"yen":            {[]string{"--customer", "ops@example.com", "--amount", "500", "--currency", "jpy"}, false, "succeeded JPY 500"},
+		"default card":   {[]string{"--customer", "OPS@example.com", "--amount", "10.99"}, false, "succeeded $10.99"},
+		"yen":            {[]string{"--customer", "ops@example.com", "--amount", "500", "--currency", "jpy"}, false, "succeeded ¥500"},
 		"declined":       {[]string{"--customer", "ops1@example.com", "--amount", "12"}, true, "recovery link: https://shop.example/pay/"},
 		"bad amount":     {[]string{"--customer", "ops@example.com", "--amount", "1e3"}, true, ""},
 		"no customer":    {[]string{"--customer", "nobody@example.com", "--amount", "10"}, true, ""},

@@ -1,6 +1,8 @@
 package billing
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,30 +90,42 @@ func parseAmount(amount, currency string) (Money, error) {
 	return Money{Amount: v, Currency: cur}, nil
 }
 
-// String formats m for people as the upper-case currency code, a space and the
-// plain decimal amount: "USD 10.99", "JPY 500", "KWD 1.230". It has no
-// thousands separators or symbols, so it reads the same in every locale.
-// Without a currency (the zero Money) it is only the amount.
-func (m Money) String() string {
-	if m.Currency == "" {
-		return m.Decimal()
-	}
-	return strings.ToUpper(m.Currency) + " " + m.Decimal()
-}
+// String is Display, so that money printed with %s or %v anywhere (an
+// email, a log line, a command's output) reads as it does on the pages.
+func (m Money) String() string { return m.Display() }
 
-// currencySymbols are the currencies shown with a symbol; the others are
-// shown with their code ("CHF 10.00"), which nobody misreads.
-var currencySymbols = map[string]string{"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
+// currencySymbols are the currencies shown with a symbol of their own; the
+// others are shown with their code ("CHF 12.00"), which nobody misreads.
+var currencySymbols = map[string]string{"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "inr": "₹", "krw": "₩", "vnd": "₫", "brl": "R$"}
 
-// Display formats m for customers: "$10.99", "€8.50", "CHF 12.00".
+// sharedSymbols are the currencies whose symbol another supported currency
+// uses too (the dollar's): their code follows the amount ("$10.99 CAD").
+var sharedSymbols = map[string]string{"cad": "$", "aud": "$", "nzd": "$", "sgd": "$", "hkd": "$", "mxn": "$"}
+
+// Display formats m for people, the one way every page, email and command
+// shows money: the currency's symbol, thousands grouped, and every decimal
+// place of the currency: "$10.99", "¥1,099", "€10.99", "$1,250.00 CAD"
+// (the code beside a symbol that is not the currency's alone), "CHF 12.00"
+// (the code where there is no symbol). Without a currency (the zero Money)
+// it is only the amount.
 func (m Money) Display() string {
-	if symbol, ok := currencySymbols[m.Currency]; ok {
-		if m.Amount < 0 {
-			return "-" + symbol + Money{Amount: -m.Amount, Currency: m.Currency}.Decimal()
-		}
-		return symbol + m.Decimal()
+	exp, _ := CurrencyExponent(m.Currency)
+	amount := groupedDecimal(m.Amount, exp)
+	sign := ""
+	if m.Amount < 0 {
+		sign, amount = "-", amount[1:]
 	}
-	return m.String()
+	code := strings.ToUpper(m.Currency)
+	if symbol, ok := currencySymbols[m.Currency]; ok {
+		return sign + symbol + amount
+	}
+	if symbol, ok := sharedSymbols[m.Currency]; ok {
+		return sign + symbol + amount + " " + code
+	}
+	if code == "" {
+		return sign + amount
+	}
+	return sign + code + " " + amount
 }
 
 // Decimal returns the amount as a plain decimal string in major units without
@@ -123,21 +137,28 @@ func (m Money) Decimal() string {
 	return decimalString(m.Amount, exp)
 }
 
+// currencyExponents are the decimal places of each supported currency
+// (a lower-case ISO code). The groups follow Stripe's currency
+// documentation; the zero-decimal ones are Stripe's list.
+var currencyExponents = map[string]int{
+	"usd": 2, "eur": 2, "gbp": 2, "cad": 2, "aud": 2, "nzd": 2, "chf": 2, "sek": 2, "nok": 2, "dkk": 2,
+	"pln": 2, "czk": 2, "huf": 2, "sgd": 2, "hkd": 2, "mxn": 2, "brl": 2, "inr": 2,
+	"bif": 0, "clp": 0, "djf": 0, "gnf": 0, "jpy": 0, "kmf": 0, "krw": 0, "mga": 0, "pyg": 0, "rwf": 0,
+	"ugx": 0, "vnd": 0, "vuv": 0, "xaf": 0, "xof": 0, "xpf": 0,
+	"bhd": 3, "jod": 3, "kwd": 3, "omr": 3, "tnd": 3,
+}
+
 // CurrencyExponent returns the number of decimal places of a supported
-// currency (a lower-case ISO code), and whether it is supported. The groups
-// follow Stripe's currency documentation.
+// currency (a lower-case ISO code), and whether it is supported.
 func CurrencyExponent(currency string) (int, bool) {
-	switch currency {
-	case "usd", "eur", "gbp", "cad", "aud", "nzd", "chf", "sek", "nok", "dkk",
-		"pln", "czk", "huf", "sgd", "hkd", "mxn", "brl", "inr":
-		return 2, true
-	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
-		"ugx", "vnd", "vuv", "xaf", "xof", "xpf":
-		return 0, true // Stripe's zero-decimal currencies.
-	case "bhd", "jod", "kwd", "omr", "tnd":
-		return 3, true
-	}
-	return 0, false
+	exp, ok := currencyExponents[currency]
+	return exp, ok
+}
+
+// Currencies lists the supported currencies' lower-case codes in
+// alphabetical order, for a menu.
+func Currencies() []string {
+	return slices.Sorted(maps.Keys(currencyExponents))
 }
 
 // minimumCharge returns the smallest amount, in minor units, that Stripe will
@@ -234,12 +255,17 @@ func decimalString(amount int64, exp int) string {
 	return sign + s[:len(s)-exp] + "." + s[len(s)-exp:]
 }
 
-// groupedDecimal is decimalString for messages, with commas between thousands
-// ("999,999.99") so that limits are easy to read. amount is never negative.
+// groupedDecimal is decimalString with commas between thousands
+// ("999,999.99", "-1,099"), as people read amounts.
 func groupedDecimal(amount int64, exp int) string {
 	s := decimalString(amount, exp)
+	sign := ""
+	if amount < 0 {
+		sign, s = "-", s[1:]
+	}
 	whole, frac, hasDot := strings.Cut(s, ".")
 	var b strings.Builder
+	b.WriteString(sign)
 	for i := 0; i < len(whole); i++ {
 		if i > 0 && (len(whole)-i)%3 == 0 {
 			b.WriteByte(',')

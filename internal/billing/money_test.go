@@ -3,6 +3,7 @@ package billing
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -114,25 +115,35 @@ func TestMoneyFormat(t *testing.T) {
 		m            Money
 		decimal, str string
 	}{
-		"usd":           {Money{1099, "usd"}, "10.99", "USD 10.99"},
-		"usd whole":     {Money{1000, "usd"}, "10.00", "USD 10.00"},
-		"usd cents":     {Money{5, "usd"}, "0.05", "USD 0.05"},
-		"usd zero":      {Money{0, "usd"}, "0.00", "USD 0.00"},
-		"jpy":           {Money{500, "jpy"}, "500", "JPY 500"},
+		"usd":           {Money{1099, "usd"}, "10.99", "$10.99"},
+		"usd whole":     {Money{1000, "usd"}, "10.00", "$10.00"},
+		"usd cents":     {Money{5, "usd"}, "0.05", "$0.05"},
+		"usd zero":      {Money{0, "usd"}, "0.00", "$0.00"},
+		"usd grouped":   {Money{123456789, "usd"}, "1234567.89", "$1,234,567.89"},
+		"jpy":           {Money{500, "jpy"}, "500", "¥500"},
+		"jpy grouped":   {Money{1099, "jpy"}, "1099", "¥1,099"},
+		"eur":           {Money{1099, "eur"}, "10.99", "€10.99"},
+		"cad":           {Money{125000, "cad"}, "1250.00", "$1,250.00 CAD"},
+		"chf":           {Money{1200, "chf"}, "12.00", "CHF 12.00"},
 		"kwd":           {Money{1230, "kwd"}, "1.230", "KWD 1.230"},
 		"kwd small":     {Money{10, "kwd"}, "0.010", "KWD 0.010"},
-		"negative":      {Money{-1099, "usd"}, "-10.99", "USD -10.99"},
-		"most negative": {Money{math.MinInt64, "usd"}, "-92233720368547758.08", "USD -92233720368547758.08"},
-		"unknown":       {Money{1234, "xyz"}, "1234", "XYZ 1234"},
+		"negative":      {Money{-1099, "usd"}, "-10.99", "-$10.99"},
+		"negative code": {Money{-123456, "sek"}, "-1234.56", "-SEK 1,234.56"},
+		"most negative": {Money{math.MinInt64, "usd"}, "-92233720368547758.08", "-$92,233,720,368,547,758.08"},
+		"unknown":       {Money{1234, "xyz"}, "1234", "XYZ 1,234"},
 		"zero value":    {Money{}, "0", "0"},
+		"no currency":   {Money{Amount: 123456}, "123456", "123,456"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			if got := tc.m.Decimal(); got != tc.decimal {
 				t.Errorf("%#v.Decimal() = %q; want %q", tc.m, got, tc.decimal)
 			}
+			if got := tc.m.Display(); got != tc.str {
+				t.Errorf("%#v.Display() = %q; want %q", tc.m, got, tc.str)
+			}
 			if got := tc.m.String(); got != tc.str {
-				t.Errorf("%#v.String() = %q; want %q", tc.m, got, tc.str)
+				t.Errorf("%#v.String() = %q; want Display's %q", tc.m, got, tc.str)
 			}
 		})
 	}
@@ -204,12 +215,14 @@ func TestParseAmountHasNoMinimumButRefusesZero(t *testing.T) {
 	}
 }
 
-func TestDisplay(t *testing.T) {
-	for m, want := range map[Money]string{
-		{1099, "usd"}: "$10.99", {850, "eur"}: "€8.50", {500, "jpy"}: "¥500", {1200, "chf"}: "CHF 12.00", {-500, "usd"}: "-$5.00",
-	} {
-		if got := m.Display(); got != want {
-			t.Errorf("%v.Display() = %q, want %q", m, got, want)
+func TestCurrencies(t *testing.T) {
+	list := Currencies()
+	if len(list) != len(currencyExponents) || !slices.IsSorted(list) || list[0] != "aud" {
+		t.Errorf("Currencies() = %v, want every supported code, sorted", list)
+	}
+	for _, c := range list {
+		if _, err := ParseAmount("1", c); err != nil {
+			t.Errorf("%s is listed but refused: %v", c, err)
 		}
 	}
 }

@@ -95,7 +95,7 @@ func TestChargeSucceeds(t *testing.T) {
 	if n := len(h.notifications()); n != 0 {
 		t.Errorf("%d notifications for a successful charge", n)
 	}
-	if res := h.admin("/admin/customers/"+strconv.FormatInt(pm.CustomerID, 10), "admin", adminPassword); !strings.Contains(res.body, "succeeded") || !strings.Contains(res.body, "USD 10.99") {
+	if res := h.admin("/admin/customers/"+strconv.FormatInt(pm.CustomerID, 10), "admin", adminPassword); !strings.Contains(res.body, "succeeded") || !strings.Contains(res.body, "$10.99") {
 		t.Errorf("the customer page does not list the charge")
 	}
 }
@@ -147,7 +147,7 @@ func TestFailedChargeIsRecovered(t *testing.T) {
 				}
 			}
 			res := h.get("/pay/complete?session_id=" + sessionID)
-			if res.status != http.StatusOK || !strings.Contains(res.body, "Payment received") || !strings.Contains(res.body, "USD 25.00") {
+			if res.status != http.StatusOK || !strings.Contains(res.body, "Payment received") || !strings.Contains(res.body, "$25.00") {
 				t.Errorf("return page: %d %s", res.status, res.body)
 			}
 

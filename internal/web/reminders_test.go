@@ -244,7 +244,7 @@ func TestRecoveryReminderOnce(t *testing.T) {
 	wg.Wait()
 	reminders := h.notificationsOfKind(billing.NotificationPaymentReminder)
 	if len(reminders) != 1 || reminders[0].ChargeAttemptID != unpaid.ID || reminders[0].Link != h.store.URL+links[unpaid.ID] ||
-		!strings.Contains(reminders[0].Body, reminders[0].Link) || !strings.Contains(reminders[0].Subject, "USD 20.00") {
+		!strings.Contains(reminders[0].Body, reminders[0].Link) || !strings.Contains(reminders[0].Subject, "$20.00") {
 		t.Fatalf("reminders %+v, want one for the unpaid charge, with its link", reminders)
 	}
 	h.advance(24 * time.Hour)

@@ -226,7 +226,7 @@ func when(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// money formats an amount in minor units for people ("USD 10.99").
+// money formats an amount in minor units for people ("$10.99").
 func money(amount int64, currency string) string {
 	return billing.Money{Amount: amount, Currency: currency}.String()
 }

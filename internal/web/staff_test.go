@@ -378,7 +378,7 @@ func TestAuditRowsForEveryAction(t *testing.T) {
 	}
 
 	page := h.browse(http.MethodGet, "/admin/audit", nil, cookie)
-	for _, want := range []string{"Audit log", "ann@example.com", "charge.retry", "USD 10.99", "127.0.0.1", event.ID} {
+	for _, want := range []string{"Audit log", "ann@example.com", "charge.retry", "$10.99", "127.0.0.1", event.ID} {
 		if page.status != http.StatusOK || !strings.Contains(page.body, want) {
 			t.Errorf("/admin/audit: %d, lacks %q", page.status, want)
 		}
