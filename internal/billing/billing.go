@@ -89,6 +89,20 @@ type PaymentMethod struct {
 	SavedAt          time.Time
 	// SyncedAt is when this state was read from Stripe (see SetupIntent.SyncedAt).
 	SyncedAt time.Time
+	// Failing tells whether the card's latest charge was declined or asked
+	// for authentication; LastFailureCode and LastDeclineCode are its codes.
+	// Read only: they follow from the charge attempts.
+	Failing                          bool
+	LastFailureCode, LastDeclineCode string
+}
+
+// FailureReason says in plain words why the card's latest charge failed;
+// "" unless it is failing.
+func (pm PaymentMethod) FailureReason() string {
+	if !pm.Failing {
+		return ""
+	}
+	return DeclineReason(pm.LastFailureCode, pm.LastDeclineCode)
 }
 
 // StripeCustomer is a Stripe Customer as Stripe describes it.
@@ -118,11 +132,15 @@ const (
 
 // ChargeAttempt is one off-session charge of a saved card, and its recovery.
 type ChargeAttempt struct {
-	ID                int64
-	CustomerID        int64
-	CustomerEmail     string
-	StripeCustomerID  string
-	PaymentMethodID   string
+	ID               int64
+	CustomerID       int64
+	CustomerEmail    string
+	StripeCustomerID string
+	PaymentMethodID  string
+	// CardType, CardBrand and CardLast4 name the card charged, for people.
+	CardType          string
+	CardBrand         string
+	CardLast4         string
 	Money             Money
 	IdempotencyKey    string
 	Status            string
@@ -254,6 +272,18 @@ type RecoveryRefund struct {
 // Recoverable tells whether the customer can still pay this attempt through a recovery link.
 func (a ChargeAttempt) Recoverable() bool {
 	return a.Failed() && a.WithdrawnAt.IsZero()
+}
+
+// FailureReason says in plain words why the charge did not go through
+// (kept once it is recovered); "" when Stripe gave no failure.
+func (a ChargeAttempt) FailureReason() string {
+	if a.FailureCode == "" && a.DeclineCode == "" {
+		return ""
+	}
+	if a.Status == ChargeFailed {
+		return "Stripe refused the request itself, not the card"
+	}
+	return DeclineReason(a.FailureCode, a.DeclineCode)
 }
 
 // Failed tells whether the card refused the charge (declined, or its bank

@@ -35,15 +35,20 @@ func ValidPaymentMethodID(id string) bool { return paymentMethodIDPattern.MatchS
 // NewIdempotencyKey returns a fresh key for a charge form or a script.
 func NewIdempotencyKey() string { return newIdempotencyKey() }
 
-// Charge charges a saved card off-session. Bad input is an *InvalidError and
-// calls Stripe zero times. The attempt is committed, with its idempotency
-// key, before Stripe is called; a decline or an authentication demand is a
-// normal outcome (the attempt says which), and it writes the customer a
-// notification with a recovery link in the same transaction.
-func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt, error) {
+// ChargePlan is a checked charge request: the card, the amount and the
+// attempt's key, as a confirmation names them before anything is sent.
+type ChargePlan struct {
+	Card  SavedPaymentMethod
+	Money Money
+	Key   string
+}
+
+// PrepareCharge checks a charge request without charging: bad input is an
+// *InvalidError, and neither the database nor Stripe is written.
+func (s *Service) PrepareCharge(ctx context.Context, req ChargeRequest) (ChargePlan, error) {
 	id := strings.TrimSpace(req.PaymentMethodID)
 	if !ValidPaymentMethodID(id) {
-		return ChargeAttempt{}, Invalid("payment_method", "Choose a saved card (an id like pm_...).")
+		return ChargePlan{}, Invalid("payment_method", "Choose a saved card (an id like pm_...).")
 	}
 	currency := req.Currency
 	if strings.TrimSpace(currency) == "" {
@@ -51,28 +56,42 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 	}
 	money, err := ParseMoney(req.Amount, currency)
 	if err != nil {
-		return ChargeAttempt{}, err
+		return ChargePlan{}, err
 	}
 	key := req.IdempotencyKey
 	if key == "" {
 		key = newIdempotencyKey()
 	}
 	if !idempotencyKeyPattern.MatchString(key) {
-		return ChargeAttempt{}, Invalid("form", "The form has expired; open the page again and resubmit.")
+		return ChargePlan{}, Invalid("form", "The form has expired; open the page again and resubmit.")
 	}
 	if err := checkItems(req.Items, money); err != nil {
-		return ChargeAttempt{}, err
+		return ChargePlan{}, err
 	}
 	pm, err := s.store.SavedPaymentMethod(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return ChargeAttempt{}, Invalid("payment_method", "No saved card %s.", id)
+		return ChargePlan{}, Invalid("payment_method", "No saved card %s.", id)
 	}
 	if err != nil {
-		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", id, err)
+		return ChargePlan{}, fmt.Errorf("charge %s: %w", id, err)
 	}
 	if pm.Status != PaymentMethodActive || pm.StripeCustomerID == "" {
-		return ChargeAttempt{}, Invalid("payment_method", "Card %s is detached from its customer and cannot be charged.", id)
+		return ChargePlan{}, Invalid("payment_method", "Card %s is detached from its customer and cannot be charged.", id)
 	}
+	return ChargePlan{Card: pm, Money: money, Key: key}, nil
+}
+
+// Charge charges a saved card off-session. Bad input is an *InvalidError and
+// calls Stripe zero times. The attempt is committed, with its idempotency
+// key, before Stripe is called; a decline or an authentication demand is a
+// normal outcome (the attempt says which), and it writes the customer a
+// notification with a recovery link in the same transaction.
+func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt, error) {
+	plan, err := s.PrepareCharge(ctx, req)
+	if err != nil {
+		return ChargeAttempt{}, err
+	}
+	pm, money, key := plan.Card, plan.Money, plan.Key
 	attempt, created, err := s.store.CreateChargeAttempt(ctx, ChargeAttempt{
 		CustomerID:      pm.CustomerID,
 		PaymentMethodID: pm.ID,
@@ -82,7 +101,7 @@ func (s *Service) Charge(ctx context.Context, req ChargeRequest) (ChargeAttempt,
 		Description:     strings.TrimSpace(req.Description),
 	}, req.Items)
 	if err != nil {
-		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", id, err)
+		return ChargeAttempt{}, fmt.Errorf("charge %s: %w", pm.ID, err)
 	}
 	if !created && (attempt.PaymentMethodID != pm.ID || attempt.Money != money) {
 		// The key of a form already submitted (the back button), with other values.

@@ -254,6 +254,18 @@ func (s *Service) ReplayEvent(ctx context.Context, id string) (Event, error) {
 	return e, err
 }
 
+// StoredEvent returns an event as stored here; ErrNotFound when it never arrived.
+func (s *Service) StoredEvent(ctx context.Context, id string) (StoredEvent, error) {
+	if !ValidEventID(id) {
+		return StoredEvent{}, ErrNotFound
+	}
+	e, err := s.store.StoredEvent(ctx, id)
+	if err != nil {
+		return StoredEvent{}, fmt.Errorf("event %s: %w", id, err)
+	}
+	return e, nil
+}
+
 // MaxSyncWindow is how far back Stripe's events list reaches.
 const MaxSyncWindow = 30 * 24 * time.Hour
 

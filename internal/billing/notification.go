@@ -238,3 +238,12 @@ func (s *Service) ResendNotification(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// Notification returns one message of the outbox.
+func (s *Service) Notification(ctx context.Context, id int64) (Notification, error) {
+	n, err := s.store.Notification(ctx, id)
+	if err != nil {
+		return Notification{}, fmt.Errorf("notification %d: %w", id, err)
+	}
+	return n, nil
+}

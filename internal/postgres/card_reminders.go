@@ -16,7 +16,7 @@ import (
 func (db *DB) ExpiringDefaultCards(ctx context.Context, first, last time.Time, limit int) ([]billing.SavedPaymentMethod, error) {
 	rows, err := db.pool.Query(ctx, `
 		SELECT `+paymentMethodColumns+`, c.email, coalesce(c.stripe_customer_id, '')
-		FROM customers c JOIN payment_methods pm ON pm.id = c.default_payment_method_id
+		FROM customers c JOIN payment_methods pm ON pm.id = c.default_payment_method_id`+paymentMethodFailure+`
 		WHERE c.email IS NOT NULL AND pm.status = 'active'
 		  AND pm.exp_year * 12 + pm.exp_month - 1 BETWEEN $1 AND $2
 		  AND NOT EXISTS (SELECT 1 FROM card_expiry_reminders r

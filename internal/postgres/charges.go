@@ -12,7 +12,7 @@ import (
 )
 
 const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coalesce(c.stripe_customer_id, ''),
-	ca.payment_method_id, ca.amount, ca.currency, ca.idempotency_key, ca.status, coalesce(ca.payment_intent_id, ''),
+	ca.payment_method_id, coalesce(cpm.type, ''), coalesce(cpm.brand, ''), coalesce(cpm.last4, ''), ca.amount, ca.currency, ca.idempotency_key, ca.status, coalesce(ca.payment_intent_id, ''),
 	coalesce(ca.failure_code, ''), coalesce(ca.decline_code, ''), coalesce(ca.failure_message, ''),
 	coalesce(ca.recovery_session_id, ''), coalesce(ca.recovered_payment_intent_id, ''), ca.recovered_at, ca.created_at,
 	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id),
@@ -22,6 +22,7 @@ const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coal
 	coalesce(ca.retry_of, 0), coalesce(ca.retry_number, 0), ` + dunningColumns
 
 const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id
+	LEFT JOIN payment_methods cpm ON cpm.id = ca.payment_method_id
 	LEFT JOIN dunning d ON d.charge_attempt_id = ca.id `
 
 func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
@@ -31,7 +32,7 @@ func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
 		d                        dunningRow
 	)
 	err := row.Scan(append([]any{&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
-		&a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
+		&a.CardType, &a.CardBrand, &a.CardLast4, &a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
 		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &a.RecoveredPaymentIntentID, &recoveredAt, &a.CreatedAt,
 		&a.DuplicatePayments, &a.DuplicatesRefunded, &a.Description, &withdrawnAt, &a.Refunded,
 		&a.RetryOf, &a.RetryNumber}, d.fields()...)...)

@@ -13,13 +13,20 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 )
 
+// paymentMethodColumns are read from payment_methods pm joined with
+// paymentMethodFailure.
 const paymentMethodColumns = `pm.id, coalesce(pm.customer_id, 0), pm.type, coalesce(pm.brand, ''), coalesce(pm.last4, ''),
 	coalesce(pm.exp_month, 0), coalesce(pm.exp_year, 0), coalesce(pm.fingerprint, ''), pm.status,
-	pm.stripe_created_at, pm.saved_at, pm.synced_at`
+	pm.stripe_created_at, pm.saved_at, pm.synced_at, pm.failing, coalesce(lf.failure_code, ''), coalesce(lf.decline_code, '')`
+
+// paymentMethodFailure is the latest charge of a failing card, for its
+// codes; a card that is not failing skips the lookup.
+const paymentMethodFailure = ` LEFT JOIN LATERAL (SELECT ca.failure_code, ca.decline_code FROM charge_attempts ca
+	WHERE pm.failing AND ca.payment_method_id = pm.id ORDER BY ca.created_at DESC, ca.id DESC LIMIT 1) lf ON true `
 
 func paymentMethodFields(pm *billing.PaymentMethod) []any {
 	return []any{&pm.ID, &pm.CustomerID, &pm.Type, &pm.Brand, &pm.Last4, &pm.ExpMonth, &pm.ExpYear,
-		&pm.Fingerprint, &pm.Status, &pm.CreatedAt, &pm.SavedAt, &pm.SyncedAt}
+		&pm.Fingerprint, &pm.Status, &pm.CreatedAt, &pm.SavedAt, &pm.SyncedAt, &pm.Failing, &pm.LastFailureCode, &pm.LastDeclineCode}
 }
 
 // scanSavedPaymentMethod reads paymentMethodColumns followed by the
@@ -37,7 +44,7 @@ func (db *DB) SessionPaymentMethod(ctx context.Context, sessionID string) (billi
 		SELECT `+paymentMethodColumns+`
 		FROM checkout_sessions cs
 		JOIN setup_intents si ON si.id = cs.setup_intent_id
-		JOIN payment_methods pm ON pm.id = si.payment_method_id
+		JOIN payment_methods pm ON pm.id = si.payment_method_id`+paymentMethodFailure+`
 		WHERE cs.id = $1`, sessionID).Scan(paymentMethodFields(&pm)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pm, fmt.Errorf("payment method of session %s: %w", sessionID, billing.ErrNotFound)
@@ -53,7 +60,7 @@ func (db *DB) SavedPaymentMethod(ctx context.Context, id string) (billing.SavedP
 	var s billing.SavedPaymentMethod
 	err := db.pool.QueryRow(ctx, `
 		SELECT `+paymentMethodColumns+`, coalesce(c.email, ''), coalesce(c.stripe_customer_id, '')
-		FROM payment_methods pm LEFT JOIN customers c ON c.id = pm.customer_id
+		FROM payment_methods pm LEFT JOIN customers c ON c.id = pm.customer_id`+paymentMethodFailure+`
 		WHERE pm.id = $1`, id).Scan(append(paymentMethodFields(&s.PaymentMethod), &s.CustomerEmail, &s.StripeCustomerID)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, fmt.Errorf("payment method %s: %w", id, billing.ErrNotFound)
@@ -67,7 +74,7 @@ func (db *DB) SavedPaymentMethod(ctx context.Context, id string) (billing.SavedP
 // CustomerPaymentMethods returns a customer's cards, newest first.
 func (db *DB) CustomerPaymentMethods(ctx context.Context, customerID int64) ([]billing.PaymentMethod, error) {
 	rows, err := db.pool.Query(ctx, `
-		SELECT `+paymentMethodColumns+` FROM payment_methods pm
+		SELECT `+paymentMethodColumns+` FROM payment_methods pm`+paymentMethodFailure+`
 		WHERE pm.customer_id = $1 ORDER BY pm.saved_at DESC, pm.id DESC`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("cards of customer %d: %w", customerID, err)
@@ -120,7 +127,7 @@ func (db *DB) ListPaymentMethods(ctx context.Context, q billing.ListQuery) ([]bi
 	rows, err := db.pool.Query(ctx, `
 		SELECT `+paymentMethodColumns+`, coalesce(c.email, ''), coalesce(c.stripe_customer_id, '')
 		FROM payment_methods pm
-		LEFT JOIN customers c ON c.id = pm.customer_id
+		LEFT JOIN customers c ON c.id = pm.customer_id`+paymentMethodFailure+`
 		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY pm.saved_at DESC, pm.id DESC
 		LIMIT $3`, args...)
