@@ -89,7 +89,7 @@ func (rs *replicaSet) declinedCharge(i int, email string) {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, rs.procs[(i+1)%len(rs.procs)].baseURL+"/admin/charges", strings.NewReader(url.Values{
-		"payment_method": {pm}, "amount": {"10.99"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()},
+		"confirm": {"yes"}, "payment_method": {pm}, "amount": {"10.99"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()},
 	}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("admin", replicaPassword)

@@ -136,7 +136,7 @@ func TestLocalModeSurvivesRestart(t *testing.T) {
 		t.Fatalf("ann's first card: %v", err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, second.baseURL+"/admin/charges", strings.NewReader(url.Values{
-		"payment_method": {firstCard}, "amount": {"10.99"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()},
+		"confirm": {"yes"}, "payment_method": {firstCard}, "amount": {"10.99"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()},
 	}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("admin", second.password)
@@ -146,7 +146,7 @@ func TestLocalModeSurvivesRestart(t *testing.T) {
 	}
 	req, _ = http.NewRequest(http.MethodGet, second.baseURL+res.Header.Get("Location"), nil)
 	req.SetBasicAuth("admin", second.password)
-	if _, page := mustDo(t, req); !strings.Contains(page, `id="charge-status">succeeded<`) {
+	if _, page := mustDo(t, req); !strings.Contains(page, `id="charge-status" data-status="succeeded"`) {
 		t.Errorf("charge of the card saved before the restart did not succeed:\n%s", page)
 	}
 

@@ -209,6 +209,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Info("local mode: the empty catalog got the demo products")
 		}
 	}
+	flashKey, err := db.Secret(ctx, web.FlashKeyName)
+	if err != nil {
+		listener.Close()
+		return err
+	}
 	srv, err := web.NewServer(web.Options{
 		Service:        svc,
 		Shop:           shopSvc,
@@ -222,6 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Requests:       m,
 		Metrics:        m.Handler(),
 		Jobs:           jobsUI,
+		FlashKey:       flashKey,
 	})
 	if err != nil {
 		listener.Close()

@@ -48,17 +48,8 @@ type adminOrderPage struct {
 	// Refundable is what is left to refund of the payment.
 	Refundable billing.Money
 	RefundKey  string
-	Notice     string
 	Error      string
 	Amount     string
-}
-
-// notices are what an order page says after an action, by the action's name.
-var notices = map[string]string{
-	"charge": "The charge was sent; its outcome is below.",
-	"retry":  "The charge was sent again with its key; its outcome is below.",
-	"cancel": "The order is canceled.",
-	"refund": "The refund was sent; it is listed below.",
 }
 
 func (s *Server) adminOrder(w http.ResponseWriter, r *http.Request) error {
@@ -66,7 +57,7 @@ func (s *Server) adminOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.renderOrder(w, r, http.StatusOK, id, adminOrderPage{Notice: notices[r.URL.Query().Get("done")]})
+	return s.renderOrder(w, r, http.StatusOK, id, adminOrderPage{})
 }
 
 func (s *Server) renderOrder(w http.ResponseWriter, r *http.Request, status int, id int64, p adminOrderPage) error {
@@ -86,25 +77,14 @@ func (s *Server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	return s.render(w, r, status, "admin_order", p)
 }
 
-// confirmPage asks staff to confirm a money action, naming what it does.
-type confirmPage struct {
-	Title    string
-	Question string
-	Action   string
-	Button   string
-	Danger   bool
-	Back     string
-	// Fields are carried to the confirmed post.
-	Fields map[string]string
-}
-
 // orderAction is one order action behind its confirmation step: a post
 // without confirm=yes shows what it would do; with it, the action runs and
-// the order page shows the outcome.
+// the order page shows what it did.
 type orderAction struct {
 	name    string
 	confirm func(r *http.Request, d shop.OrderDetail) (confirmPage, error)
-	run     func(r *http.Request, actor staff.Actor, id int64) error
+	// run does the action and says what it did.
+	run func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error)
 }
 
 func (s *Server) orderAction(a orderAction) handlerFunc {
@@ -113,27 +93,29 @@ func (s *Server) orderAction(a orderAction) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if r.PostFormValue("confirm") != "yes" {
-			d, err := s.shop.OrderDetail(r.Context(), id)
-			if err != nil {
-				return err
-			}
+		d, err := s.shop.OrderDetail(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		page := orderPath(id)
+		if !confirmed(r) {
 			p, err := a.confirm(r, d)
-			if err == nil {
-				p.Back = "/admin/orders/" + strconv.FormatInt(id, 10)
-				w.Header().Set("Cache-Control", "no-store")
-				return s.render(w, r, http.StatusOK, "admin_confirm", p)
+			if err != nil {
+				return s.orderError(w, r, id, err)
 			}
-			return s.orderError(w, r, id, err)
+			p.Action, p.Back, p.BackLabel = page+"/"+a.name, page, "Back to the order"
+			return s.askToConfirm(w, r, p)
 		}
 		actor, _ := staff.ActorFrom(r.Context())
-		if err := a.run(r, actor, id); err != nil {
+		message, err := a.run(r, actor, d)
+		if err != nil {
 			return s.orderError(w, r, id, err)
 		}
-		http.Redirect(w, r, "/admin/orders/"+strconv.FormatInt(id, 10)+"?done="+a.name, http.StatusSeeOther)
-		return nil
+		return s.done(w, r, page, message)
 	}
 }
+
+func orderPath(id int64) string { return "/admin/orders/" + strconv.FormatInt(id, 10) }
 
 // orderError shows the order page again with a refusal; other errors are error pages.
 func (s *Server) orderError(w http.ResponseWriter, r *http.Request, id int64, err error) error {
@@ -147,15 +129,43 @@ func (s *Server) orderError(w http.ResponseWriter, r *http.Request, id int64, er
 // who names the customer of an order in a confirmation.
 func who(o shop.Order) string { return o.Email + ", order " + o.Number() }
 
+// chargeSent says what a charge of an order came to, by the order's status after it.
+func chargeSent(before, after shop.Order) string {
+	charge := "The charge of " + before.Total.Display() + " to " + cardName(before.Card) + " for order " + before.Number()
+	switch after.Status {
+	case shop.Paid:
+		return "Charged " + before.Total.Display() + " to " + cardName(before.Card) + " for order " + before.Number() + "."
+	case shop.PaymentFailed:
+		return charge + " did not go through; the order's payment failed."
+	case shop.Charging:
+		return charge + " was sent; Stripe's answer has not arrived yet."
+	}
+	return charge + " was sent; the order is " + label(after.Status) + "."
+}
+
 var chargeAction = orderAction{
 	name: "charge",
 	confirm: func(r *http.Request, d shop.OrderDetail) (confirmPage, error) {
 		o := d.Order
 		if !o.Status.Chargeable() || o.Card == nil {
-			return confirmPage{}, billing.Invalid("order", "Order %s is %s and cannot be charged.", o.Number(), o.Status)
+			return confirmPage{}, billing.Invalid("order", "Order %s is %s and cannot be charged.", o.Number(), label(o.Status))
 		}
-		return confirmPage{Title: "Charge order " + o.Number(), Action: "charge", Button: "Charge " + o.Total.Display(),
-			Question: "Charge " + o.Total.Display() + " to " + cardName(o.Card) + ", " + who(o) + "?"}, nil
+		return confirmPage{Title: "Charge order " + o.Number(), Button: "Charge " + o.Total.Display(),
+			Question: "Charge " + o.Total.Display() + " to " + cardName(o.Card) + ", " + who(o) + "?",
+			Note:     "The card is charged now, without the customer present."}, nil
+	},
+}
+
+var retryAction = orderAction{
+	name: "retry",
+	confirm: func(r *http.Request, d shop.OrderDetail) (confirmPage, error) {
+		o := d.Order
+		if o.Status != shop.Charging {
+			return confirmPage{}, billing.Invalid("order", "Order %s is %s: there is no charge to send again.", o.Number(), label(o.Status))
+		}
+		return confirmPage{Title: "Send order " + o.Number() + "'s charge again", Button: "Send the charge again",
+			Question: "Send the charge of " + o.Total.Display() + " to " + cardName(o.Card) + ", " + who(o) + ", again?",
+			Note:     "It carries the same idempotency key, so the card is charged at most once."}, nil
 	},
 }
 
@@ -164,13 +174,13 @@ var cancelAction = orderAction{
 	confirm: func(r *http.Request, d shop.OrderDetail) (confirmPage, error) {
 		o := d.Order
 		if !o.Status.Cancelable() {
-			return confirmPage{}, billing.Invalid("order", "Order %s is %s and cannot be canceled.", o.Number(), o.Status)
+			return confirmPage{}, billing.Invalid("order", "Order %s is %s and cannot be canceled.", o.Number(), label(o.Status))
 		}
 		q := "Cancel order " + o.Number() + " (" + o.Email + ", " + o.Total.Display() + ")? Nothing has been charged"
 		if o.Status == shop.PaymentFailed {
 			q += "; the customer's payment link stops working"
 		}
-		return confirmPage{Title: "Cancel order " + o.Number(), Action: "cancel", Button: "Cancel the order", Danger: true, Question: q + "."}, nil
+		return confirmPage{Title: "Cancel order " + o.Number(), Button: "Cancel the order", Danger: true, Question: q + "."}, nil
 	},
 }
 
@@ -182,39 +192,40 @@ var refundAction = orderAction{
 		if err != nil {
 			return confirmPage{}, err
 		}
-		return confirmPage{Title: "Refund order " + o.Number(), Action: "refund", Button: "Refund " + amount.Display(), Danger: true,
+		return confirmPage{Title: "Refund order " + o.Number(), Button: "Refund " + amount.Display(), Danger: true,
 			Question: "Refund " + amount.Display() + " of the " + o.Total.Display() + " paid to " + cardName(o.Card) + ", " + who(o) + "?",
 			Fields:   map[string]string{"amount": amount.Decimal(), "key": r.PostFormValue("key")}}, nil
 	},
 }
 
-func (s *Server) orderActions() (charge, cancel, refund handlerFunc) {
-	c, x, f := chargeAction, cancelAction, refundAction
-	c.run = func(r *http.Request, actor staff.Actor, id int64) error {
-		_, err := s.shop.ChargeOrder(r.Context(), actor, id)
-		return err
+// refundSent says where a refund stands once sent.
+func refundSent(o shop.Order, ref billing.ChargeRefund) string {
+	switch ref.Status {
+	case billing.RefundSucceeded:
+		return "Refunded " + ref.Money.Display() + " of order " + o.Number() + " to " + cardName(o.Card) + "."
+	case billing.RefundFailed, billing.RefundCanceled:
+		return "The refund of " + ref.Money.Display() + " of order " + o.Number() + " " + label(ref.Status) + "; see its line below."
 	}
-	x.run = func(r *http.Request, actor staff.Actor, id int64) error {
-		_, err := s.shop.CancelOrder(r.Context(), actor, id)
-		return err
-	}
-	f.run = func(r *http.Request, actor staff.Actor, id int64) error {
-		_, _, err := s.shop.RefundOrder(r.Context(), actor, id, r.PostFormValue("amount"), r.PostFormValue("key"))
-		return err
-	}
-	return s.orderAction(c), s.orderAction(x), s.orderAction(f)
+	return "The refund of " + ref.Money.Display() + " of order " + o.Number() + " was sent; Stripe is processing it."
 }
 
-// adminOrderRetry sends an order's charge again with its stored key.
-func (s *Server) adminOrderRetry(w http.ResponseWriter, r *http.Request) error {
-	id, err := idParam(r)
-	if err != nil {
-		return err
+func (s *Server) orderActions() (charge, retry, cancel, refund handlerFunc) {
+	c, t, x, f := chargeAction, retryAction, cancelAction, refundAction
+	c.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+		after, err := s.shop.ChargeOrder(r.Context(), actor, d.Order.ID)
+		return chargeSent(d.Order, after), err
 	}
-	actor, _ := staff.ActorFrom(r.Context())
-	if _, err := s.shop.RetryOrderCharge(r.Context(), actor, id); err != nil {
-		return s.orderError(w, r, id, err)
+	t.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+		after, err := s.shop.RetryOrderCharge(r.Context(), actor, d.Order.ID)
+		return chargeSent(d.Order, after), err
 	}
-	http.Redirect(w, r, "/admin/orders/"+strconv.FormatInt(id, 10)+"?done=retry", http.StatusSeeOther)
-	return nil
+	x.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+		_, err := s.shop.CancelOrder(r.Context(), actor, d.Order.ID)
+		return "Order " + d.Order.Number() + " is canceled.", err
+	}
+	f.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+		_, ref, err := s.shop.RefundOrder(r.Context(), actor, d.Order.ID, r.PostFormValue("amount"), r.PostFormValue("key"))
+		return refundSent(d.Order, ref), err
+	}
+	return s.orderAction(c), s.orderAction(t), s.orderAction(x), s.orderAction(f)
 }

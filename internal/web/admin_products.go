@@ -61,7 +61,7 @@ func postedProduct(r *http.Request) shop.ProductInput {
 
 func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) error {
 	form := postedProduct(r)
-	_, err := s.shop.CreateProduct(r.Context(), form)
+	p, err := s.shop.CreateProduct(r.Context(), form)
 	var invalid *billing.InvalidError
 	if errors.As(err, &invalid) {
 		return s.renderProducts(w, r, http.StatusBadRequest, productsPage{productForm: newProductForm(form, 0, invalid)})
@@ -69,8 +69,7 @@ func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/admin/products", http.StatusSeeOther)
-	return nil
+	return s.done(w, r, "/admin/products", p.Name+" is added, at "+p.Price.Display()+".")
 }
 
 func (s *Server) adminProduct(w http.ResponseWriter, r *http.Request) error {
@@ -93,7 +92,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	form := postedProduct(r)
-	_, err = s.shop.UpdateProduct(r.Context(), id, form)
+	saved, err := s.shop.UpdateProduct(r.Context(), id, form)
 	var invalid *billing.InvalidError
 	if errors.As(err, &invalid) {
 		p, perr := s.shop.Product(r.Context(), id)
@@ -105,8 +104,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/admin/products", http.StatusSeeOther)
-	return nil
+	return s.done(w, r, "/admin/products", saved.Name+" is saved.")
 }
 
 // adminProductStatus archives a product or puts it back on sale.
@@ -116,10 +114,14 @@ func (s *Server) adminProductStatus(status shop.ProductStatus) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := s.shop.SetProductStatus(r.Context(), id, status); err != nil {
+		p, err := s.shop.SetProductStatus(r.Context(), id, status)
+		if err != nil {
 			return err
 		}
-		http.Redirect(w, r, "/admin/products#product-"+strconv.FormatInt(id, 10), http.StatusSeeOther)
-		return nil
+		message := p.Name + " is back on sale."
+		if status == shop.ProductArchived {
+			message = p.Name + " is archived: it is no longer for sale; orders already placed keep it."
+		}
+		return s.done(w, r, "/admin/products#product-"+strconv.FormatInt(id, 10), message)
 	}
 }

@@ -34,7 +34,18 @@ func (h *harness) recordedCard(email, number string) billing.PaymentMethod {
 	return pm
 }
 
+// adminPost posts an admin action as confirmed (confirm=yes), as the
+// confirmation's button does; adminAsk posts it as the first press does.
 func (h *harness) adminPost(path string, form url.Values) response {
+	h.t.Helper()
+	confirmed := url.Values{"confirm": {"yes"}}
+	for k, v := range form {
+		confirmed[k] = v
+	}
+	return h.adminAsk(path, confirmed)
+}
+
+func (h *harness) adminAsk(path string, form url.Values) response {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, h.store.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -57,7 +68,7 @@ func (h *harness) chargeCard(pmID, amount, currency string) billing.ChargeAttemp
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if !strings.Contains(page.body, `id="charge-status">`+attempt.Status+`<`) {
+	if !strings.Contains(page.body, `id="charge-status" data-status="`+attempt.Status+`"`) {
 		h.t.Errorf("the outcome page does not show %q", attempt.Status)
 	}
 	return attempt
@@ -371,7 +382,7 @@ func TestBadChargeInputCallsNoStripe(t *testing.T) {
 func TestChargeEndpointNeedsAuthAndSameOrigin(t *testing.T) {
 	h := newHarness(t)
 	pm := h.recordedCard("csrf@example.com", "4242424242424242")
-	form := url.Values{"payment_method": {pm.ID}, "amount": {"10"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()}}
+	form := url.Values{"confirm": {"yes"}, "payment_method": {pm.ID}, "amount": {"10"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()}}
 	post := func(user, password string, crossSite bool) int {
 		req, _ := http.NewRequest(http.MethodPost, h.store.URL+"/admin/charges", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -126,7 +126,7 @@ func TestMalformedPriceChangesNothing(t *testing.T) {
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("a good product: %d %s", res.status, res.body)
 	}
-	if list := h.admin("/admin/products", "admin", adminPassword); !strings.Contains(list.body, "Tote bag") || !strings.Contains(list.body, "¥1250") {
+	if list := h.admin("/admin/products", "admin", adminPassword); !strings.Contains(list.body, "Tote bag") || !strings.Contains(list.body, "¥1,250") {
 		t.Errorf("the catalog does not show the new product:\n%s", list.body)
 	}
 }
@@ -185,7 +185,7 @@ func TestRefundingMoreThanPaidChangesNothing(t *testing.T) {
 		{"zero", "0.00", "greater than zero"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res := h.adminPost("/admin/orders/"+strconv.FormatInt(o.ID, 10)+"/refund", url.Values{"amount": {c.amount}})
+			res := h.adminAsk("/admin/orders/"+strconv.FormatInt(o.ID, 10)+"/refund", url.Values{"amount": {c.amount}})
 			if res.status != http.StatusBadRequest || !strings.Contains(res.body, c.message) {
 				t.Errorf("%d, want 400 saying %q", res.status, c.message)
 			}

@@ -316,12 +316,12 @@ func TestAuditRowsForEveryAction(t *testing.T) {
 	customerPath := "/admin/customers/" + strconv.FormatInt(customer, 10)
 
 	// A charge by session, and one whose outcome is unknown, then retried by Basic auth.
-	charge := h.browse(http.MethodPost, "/admin/charges", url.Values{"payment_method": {pm.ID}, "amount": {"10.99"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()}}, cookie)
+	charge := h.browse(http.MethodPost, "/admin/charges", url.Values{"confirm": {"yes"}, "payment_method": {pm.ID}, "amount": {"10.99"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()}}, cookie)
 	if charge.status != http.StatusSeeOther {
 		t.Fatalf("charge: %d %s", charge.status, charge.body)
 	}
 	h.stripeDown.Store(true)
-	unknown := h.browse(http.MethodPost, "/admin/charges", url.Values{"payment_method": {pm.ID}, "amount": {"5"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()}}, cookie)
+	unknown := h.browse(http.MethodPost, "/admin/charges", url.Values{"confirm": {"yes"}, "payment_method": {pm.ID}, "amount": {"5"}, "currency": {"usd"}, "key": {billing.NewIdempotencyKey()}}, cookie)
 	h.stripeDown.Store(false)
 	if unknown.status != http.StatusSeeOther {
 		t.Fatalf("charge with Stripe down: %d", unknown.status)
@@ -329,18 +329,18 @@ func TestAuditRowsForEveryAction(t *testing.T) {
 	if res := h.adminPost(unknown.location+"/retry", url.Values{}); res.status != http.StatusSeeOther {
 		t.Fatalf("retry: %d %s", res.status, res.body)
 	}
-	if res := h.browse(http.MethodPost, customerPath+"/default", url.Values{"payment_method": {other.ID}}, cookie); res.status != http.StatusSeeOther {
+	if res := h.browse(http.MethodPost, customerPath+"/default", url.Values{"confirm": {"yes"}, "payment_method": {other.ID}}, cookie); res.status != http.StatusSeeOther {
 		t.Fatalf("default: %d", res.status)
 	}
-	if res := h.browse(http.MethodPost, customerPath+"/detach", url.Values{"payment_method": {pm.ID}}, cookie); res.status != http.StatusSeeOther {
+	if res := h.browse(http.MethodPost, customerPath+"/detach", url.Values{"confirm": {"yes"}, "payment_method": {pm.ID}}, cookie); res.status != http.StatusSeeOther {
 		t.Fatalf("detach: %d", res.status)
 	}
 	event := eventOfType(t, h.stripeEvents(), billing.EventCheckoutSessionCompleted)
-	if res := h.browse(http.MethodPost, "/admin/events/"+event.ID+"/replay", url.Values{}, cookie); res.status != http.StatusSeeOther {
+	if res := h.browse(http.MethodPost, "/admin/events/"+event.ID+"/replay", url.Values{"confirm": {"yes"}}, cookie); res.status != http.StatusSeeOther {
 		t.Fatalf("replay: %d %s", res.status, res.body)
 	}
 	// Refused input writes no row.
-	if res := h.browse(http.MethodPost, "/admin/charges", url.Values{"payment_method": {pm.ID}, "amount": {"-1"}, "currency": {"usd"}}, cookie); res.status != http.StatusBadRequest {
+	if res := h.browse(http.MethodPost, "/admin/charges", url.Values{"confirm": {"yes"}, "payment_method": {pm.ID}, "amount": {"-1"}, "currency": {"usd"}}, cookie); res.status != http.StatusBadRequest {
 		t.Errorf("bad charge: %d", res.status)
 	}
 
