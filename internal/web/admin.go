@@ -2,7 +2,6 @@ package web
 
 import (
 	"cmp"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -35,22 +34,32 @@ type adminRow struct {
 	Card          string // "Visa ···· 4242"
 	Expires       string // "08/2030", or empty
 	Status        string
-	SavedAtISO    string // for the datetime attribute
-	SavedAt       string // as people read it
+	// Failure is why the card's latest charge failed, in plain words and
+	// in Stripe's codes; empty unless it is failing.
+	Failure, FailureCodes string
+	SavedAtISO            string // for the datetime attribute
+	SavedAt               string // exact, for the tooltip
+	SavedAgo              string // as people say it
 }
 
-func newAdminRow(pm billing.SavedPaymentMethod) adminRow {
+// failingStatus is the pill of an active card whose latest charge failed.
+const failingStatus = "failing"
+
+func newAdminRow(pm billing.SavedPaymentMethod, now time.Time) adminRow {
 	row := adminRow{
 		ID:            pm.ID,
 		CustomerID:    pm.CustomerID,
 		CustomerEmail: cmp.Or(pm.CustomerEmail, "(no email)"),
 		Card:          brandName(pm.Brand, pm.Type) + " ···· " + pm.Last4,
+		Expires:       expiry(pm.PaymentMethod),
 		Status:        pm.Status,
 		SavedAtISO:    pm.SavedAt.UTC().Format(time.RFC3339),
 		SavedAt:       when(pm.SavedAt),
+		SavedAgo:      relative(pm.SavedAt, now),
 	}
-	if pm.ExpMonth != 0 {
-		row.Expires = fmt.Sprintf("%02d/%d", pm.ExpMonth, pm.ExpYear)
+	if pm.Failing && pm.Status == billing.PaymentMethodActive {
+		row.Status = failingStatus
+		row.Failure, row.FailureCodes = pm.FailureReason(), billing.DeclineCodes(pm.LastFailureCode, pm.LastDeclineCode)
 	}
 	return row
 }
@@ -87,8 +96,9 @@ func (s *Server) adminPaymentMethods(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	p := adminPage{Overview: overview, PaymentMethods: make([]adminRow, len(list)), Search: q.Search, Filter: q.Filter}
+	now := time.Now()
 	for i, pm := range list {
-		p.PaymentMethods[i] = newAdminRow(pm)
+		p.PaymentMethods[i] = newAdminRow(pm, now)
 	}
 	for _, f := range []filterLink{{"All", "", false}, {"Expiring within 60 days", billing.FilterExpiring, false},
 		{"Detached", billing.FilterDetached, false}, {"Failing", billing.FilterFailing, false}} {

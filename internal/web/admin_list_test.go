@@ -70,17 +70,24 @@ func TestAdminListSearchFiltersAndTotals(t *testing.T) {
 	}
 }
 
+// TestAdminShowsAStalledWebhook: a fresh store says calmly that no event
+// has come yet; once cards are saved and still none has, it warns; then it
+// says how long ago the last one came.
 func TestAdminShowsAStalledWebhook(t *testing.T) {
 	h := newHarness(t)
-	if res := h.admin("/admin", "admin", adminPassword); !strings.Contains(res.body, "No webhook event received yet") {
-		t.Error("a store that never got an event does not say so")
+	if res := h.admin("/admin", "admin", adminPassword); !strings.Contains(res.body, "No webhook events yet: they arrive once a customer saves a card.") || strings.Contains(res.body, `class="warn"`) {
+		t.Error("a fresh store does not say calmly that no event came yet")
+	}
+	h.recordedCard("pulse@example.com", "4242424242424242") // the harness's Stripe delivers no webhook
+	if res := h.admin("/admin", "admin", adminPassword); !strings.Contains(res.body, `<span class="warn">No webhook event received yet`) {
+		t.Error("a store with saved cards and no event does not warn")
 	}
 	payload := eventJSON("evt_pulse1", "invoice.paid")
 	h.postWebhook(payload, signed(payload, webhookSecret, time.Now()))
 	if _, err := h.db.Pool().Exec(context.Background(), `UPDATE stripe_events SET received_at = now() - interval '3 hours'`); err != nil {
 		t.Fatal(err)
 	}
-	if res := h.admin("/admin", "admin", adminPassword); !strings.Contains(res.body, "3 h ago") {
+	if res := h.admin("/admin", "admin", adminPassword); !strings.Contains(res.body, "3 hours ago</time>") {
 		t.Error("the time since the last event is not shown")
 	}
 }

@@ -4,6 +4,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"html/template"
@@ -46,6 +47,10 @@ type Options struct {
 	Metrics http.Handler
 	// Jobs serves River's UI at /admin/jobs to staff; nil: the route is a 404.
 	Jobs http.Handler
+	// FlashKey signs the messages an action leaves for the next page
+	// (Store.Secret(FlashKeyName), shared by every replica); empty: a key
+	// of this process, so a message set by another replica is not shown.
+	FlashKey []byte
 }
 
 // RequestObserver counts requests (metrics). route is chi's route pattern,
@@ -74,6 +79,7 @@ type Server struct {
 	requests       RequestObserver
 	metrics        http.Handler
 	jobs           http.Handler
+	flashKey       []byte
 	// catalogPages are the catalog page's renderings for its current catalog.
 	catalogPages catalogPages
 }
@@ -111,6 +117,11 @@ func NewServer(opts Options) (*Server, error) {
 		requests:       opts.Requests,
 		metrics:        opts.Metrics,
 		jobs:           opts.Jobs,
+		flashKey:       opts.FlashKey,
+	}
+	if len(s.flashKey) == 0 {
+		s.flashKey = make([]byte, 32)
+		rand.Read(s.flashKey) // never fails (crypto/rand)
 	}
 	if s.metrics == nil {
 		s.metrics = http.NotFoundHandler()
@@ -118,8 +129,9 @@ func NewServer(opts Options) (*Server, error) {
 	if s.jobs == nil {
 		s.jobs = http.NotFoundHandler()
 	}
-	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "ago": ago, "when": when, "money": money,
-		"cardName": cardName, "ordersURL": ordersURL}
+	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "when": when, "money": money,
+		"cardName": cardName, "ordersURL": ordersURL, "label": label, "at": at, "attemptCard": attemptCard,
+		"expiry": expiry, "currencyMenu": currencyMenu, "currencyField": currencyField, "declineCodes": billing.DeclineCodes}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
@@ -151,13 +163,15 @@ type page struct {
 	LocalMode bool
 	// Staff is who is signed in, on admin pages.
 	Staff *staff.Actor
+	// Flash is what the action that led here did.
+	Flash string
 	Data  any
 }
 
 // render executes a page into a buffer first, so that a template error is a
 // clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) error {
-	body, err := s.execute(r, name, data)
+	body, err := s.execute(r, name, data, s.takeFlash(w, r))
 	if err != nil {
 		return err
 	}
@@ -165,13 +179,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	return nil
 }
 
-// execute renders a page into its bytes.
-func (s *Server) execute(r *http.Request, name string, data any) ([]byte, error) {
+// execute renders a page into its bytes, with the message an action left
+// for it, if any.
+func (s *Server) execute(r *http.Request, name string, data any, flash string) ([]byte, error) {
 	t, ok := s.pages[name]
 	if !ok {
 		return nil, fmt.Errorf("render: no template %q", name)
 	}
-	p := page{LocalMode: s.localMode, Data: data}
+	p := page{LocalMode: s.localMode, Data: data, Flash: flash}
 	if a, ok := staff.ActorFrom(r.Context()); ok {
 		p.Staff = &a
 	}
@@ -202,20 +217,6 @@ func cardName(pm *billing.PaymentMethod) string {
 		return "(no card yet)"
 	}
 	return shop.CardName(*pm)
-}
-
-// ago says how long ago a duration was, roughly, as people say it.
-func ago(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
-	}
 }
 
 // when formats a time for the admin, in UTC.
