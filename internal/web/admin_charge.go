@@ -59,19 +59,19 @@ func chargeConfirmation(plan billing.ChargePlan) confirmPage {
 }
 
 // chargeOutcome says what a charge came to, for the page that shows it.
-func chargeOutcome(a billing.ChargeAttempt) string {
+func chargeOutcome(a billing.ChargeAttempt) flash {
 	what := a.Money.Display() + " to " + attemptCard(a)
 	switch {
 	case a.Status == billing.ChargeSucceeded:
-		return "Charged " + what + "."
+		return said("Charged " + what + ".")
 	case a.Status == billing.ChargeFailed:
-		return "Stripe refused the charge of " + what + "; nothing was charged."
+		return warning("Stripe refused the charge of " + what + "; nothing was charged.")
 	case a.Failed():
-		return "The charge of " + what + " did not go through: " + a.FailureReason() + "."
+		return warning("The charge of " + what + " did not go through: " + a.FailureReason() + ".")
 	case a.Status == billing.ChargeProcessing:
-		return "The charge of " + what + " was sent; Stripe's answer has not arrived yet."
+		return warning("The charge of " + what + " was sent; Stripe's answer has not arrived yet.")
 	}
-	return "The charge of " + what + " is " + label(a.Status) + "."
+	return said("The charge of " + what + " is " + label(a.Status) + ".")
 }
 
 // customerName names a customer in a sentence: the email, or "a customer
@@ -185,5 +185,5 @@ func (s *Server) adminReplay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.done(w, r, back, "The "+e.Type+" event "+id+" was applied again.")
+	return s.done(w, r, back, said("The "+e.Type+" event "+id+" was applied again."))
 }

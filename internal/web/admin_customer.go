@@ -67,7 +67,7 @@ func (s *Server) renderCustomer(w http.ResponseWriter, r *http.Request, status i
 type cardAction struct {
 	name    string
 	confirm func(d billing.CustomerDetail, card billing.PaymentMethod) (confirmPage, error)
-	run     func(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (string, error)
+	run     func(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (flash, error)
 }
 
 // customerAction runs a card action from the customer page once confirmed,
@@ -94,7 +94,7 @@ func (s *Server) customerAction(a cardAction) handlerFunc {
 				return s.askToConfirm(w, r, p)
 			}
 		}
-		var message string
+		var message flash
 		if err == nil {
 			message, err = a.run(r, d, card)
 		}
@@ -137,11 +137,11 @@ func confirmDefault(d billing.CustomerDetail, card billing.PaymentMethod) (confi
 		Note: "The default card is the one charged for orders and offered first to the customer."}, nil
 }
 
-func (s *Server) setDefault(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (string, error) {
+func (s *Server) setDefault(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (flash, error) {
 	if err := s.svc.SetDefault(r.Context(), d.Customer.ID, card.ID); err != nil {
-		return "", err
+		return flash{}, err
 	}
-	return cardName(&card) + " is now the default card.", nil
+	return said(cardName(&card) + " is now the default card."), nil
 }
 
 // defaultCard is the customer's default card, if it is on file.
@@ -193,22 +193,22 @@ func expiresWords(pm billing.PaymentMethod) string {
 // detach detaches a card; detaching the default card first makes the card
 // chosen on the confirmation the default, so the customer is never left
 // without one by accident.
-func (s *Server) detach(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (string, error) {
+func (s *Server) detach(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (flash, error) {
 	message := cardName(&card) + " is detached."
 	if next := r.PostFormValue("new_default"); card.ID == d.Customer.DefaultPaymentMethodID && next != "" && next != noDefault {
 		replacement, err := customerCard(d, next)
 		if err != nil || replacement.ID == card.ID {
-			return "", billing.Invalid("new_default", "Choose another of the customer's cards as the default.")
+			return flash{}, billing.Invalid("new_default", "Choose another of the customer's cards as the default.")
 		}
 		if err := s.svc.SetDefault(r.Context(), d.Customer.ID, replacement.ID); err != nil {
-			return "", err
+			return flash{}, err
 		}
 		message += " " + cardName(&replacement) + " is now the default card."
 	} else if card.ID == d.Customer.DefaultPaymentMethodID {
 		message += " The customer has no default card now."
 	}
 	if err := s.svc.Detach(r.Context(), d.Customer.ID, card.ID); err != nil {
-		return "", err
+		return flash{}, err
 	}
-	return message, nil
+	return said(message), nil
 }

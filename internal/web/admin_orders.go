@@ -84,7 +84,7 @@ type orderAction struct {
 	name    string
 	confirm func(r *http.Request, d shop.OrderDetail) (confirmPage, error)
 	// run does the action and says what it did.
-	run func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error)
+	run func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (flash, error)
 }
 
 func (s *Server) orderAction(a orderAction) handlerFunc {
@@ -130,17 +130,17 @@ func (s *Server) orderError(w http.ResponseWriter, r *http.Request, id int64, er
 func who(o shop.Order) string { return o.Email + ", order " + o.Number() }
 
 // chargeSent says what a charge of an order came to, by the order's status after it.
-func chargeSent(before, after shop.Order) string {
+func chargeSent(before, after shop.Order) flash {
 	charge := "The charge of " + before.Total.Display() + " to " + cardName(before.Card) + " for order " + before.Number()
 	switch after.Status {
 	case shop.Paid:
-		return "Charged " + before.Total.Display() + " to " + cardName(before.Card) + " for order " + before.Number() + "."
+		return said("Charged " + before.Total.Display() + " to " + cardName(before.Card) + " for order " + before.Number() + ".")
 	case shop.PaymentFailed:
-		return charge + " did not go through; the order's payment failed."
+		return warning(charge + " did not go through; the order's payment failed.")
 	case shop.Charging:
-		return charge + " was sent; Stripe's answer has not arrived yet."
+		return warning(charge + " was sent; Stripe's answer has not arrived yet.")
 	}
-	return charge + " was sent; the order is " + label(after.Status) + "."
+	return said(charge + " was sent; the order is " + label(after.Status) + ".")
 }
 
 var chargeAction = orderAction{
@@ -199,31 +199,31 @@ var refundAction = orderAction{
 }
 
 // refundSent says where a refund stands once sent.
-func refundSent(o shop.Order, ref billing.ChargeRefund) string {
+func refundSent(o shop.Order, ref billing.ChargeRefund) flash {
 	switch ref.Status {
 	case billing.RefundSucceeded:
-		return "Refunded " + ref.Money.Display() + " of order " + o.Number() + " to " + cardName(o.Card) + "."
+		return said("Refunded " + ref.Money.Display() + " of order " + o.Number() + " to " + cardName(o.Card) + ".")
 	case billing.RefundFailed, billing.RefundCanceled:
-		return "The refund of " + ref.Money.Display() + " of order " + o.Number() + " " + label(ref.Status) + "; see its line below."
+		return warning("The refund of " + ref.Money.Display() + " of order " + o.Number() + " " + label(ref.Status) + "; see its line below.")
 	}
-	return "The refund of " + ref.Money.Display() + " of order " + o.Number() + " was sent; Stripe is processing it."
+	return said("The refund of " + ref.Money.Display() + " of order " + o.Number() + " was sent; Stripe is processing it.")
 }
 
 func (s *Server) orderActions() (charge, retry, cancel, refund handlerFunc) {
 	c, t, x, f := chargeAction, retryAction, cancelAction, refundAction
-	c.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+	c.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (flash, error) {
 		after, err := s.shop.ChargeOrder(r.Context(), actor, d.Order.ID)
 		return chargeSent(d.Order, after), err
 	}
-	t.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+	t.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (flash, error) {
 		after, err := s.shop.RetryOrderCharge(r.Context(), actor, d.Order.ID)
 		return chargeSent(d.Order, after), err
 	}
-	x.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+	x.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (flash, error) {
 		_, err := s.shop.CancelOrder(r.Context(), actor, d.Order.ID)
-		return "Order " + d.Order.Number() + " is canceled.", err
+		return said("Order " + d.Order.Number() + " is canceled."), err
 	}
-	f.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (string, error) {
+	f.run = func(r *http.Request, actor staff.Actor, d shop.OrderDetail) (flash, error) {
 		_, ref, err := s.shop.RefundOrder(r.Context(), actor, d.Order.ID, r.PostFormValue("amount"), r.PostFormValue("key"))
 		return refundSent(d.Order, ref), err
 	}

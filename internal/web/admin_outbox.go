@@ -46,5 +46,5 @@ func (s *Server) adminOutboxSend(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.ResendNotification(r.Context(), id); err != nil {
 		return err
 	}
-	return s.done(w, r, "/admin/outbox", "“"+n.Subject+"” to "+to+" is queued to be sent again.")
+	return s.done(w, r, "/admin/outbox", said("“"+n.Subject+"” to "+to+" is queued to be sent again."))
 }

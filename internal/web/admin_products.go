@@ -69,7 +69,7 @@ func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return s.done(w, r, "/admin/products", p.Name+" is added, at "+p.Price.Display()+".")
+	return s.done(w, r, "/admin/products", said(p.Name+" is added, at "+p.Price.Display()+"."))
 }
 
 func (s *Server) adminProduct(w http.ResponseWriter, r *http.Request) error {
@@ -104,7 +104,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return s.done(w, r, "/admin/products", saved.Name+" is saved.")
+	return s.done(w, r, "/admin/products", said(saved.Name+" is saved."))
 }
 
 // adminProductStatus archives a product or puts it back on sale.
@@ -122,6 +122,6 @@ func (s *Server) adminProductStatus(status shop.ProductStatus) handlerFunc {
 		if status == shop.ProductArchived {
 			message = p.Name + " is archived: it is no longer for sale; orders already placed keep it."
 		}
-		return s.done(w, r, "/admin/products#product-"+strconv.FormatInt(id, 10), message)
+		return s.done(w, r, "/admin/products#product-"+strconv.FormatInt(id, 10), said(message))
 	}
 }

@@ -46,7 +46,7 @@ func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, p confirmP
 
 // done ends an action: its message for the page it returns to, and the
 // redirect there (303, so a reload never posts it again).
-func (s *Server) done(w http.ResponseWriter, r *http.Request, to, message string) error {
+func (s *Server) done(w http.ResponseWriter, r *http.Request, to string, message flash) error {
 	s.setFlash(w, message)
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil

@@ -69,7 +69,7 @@ func (b *staffBrowser) confirm(path string, form url.Values, flash string) respo
 		b.h.t.Fatalf("confirm %s: %d %s", path, res.status, res.body)
 	}
 	page := b.send(http.MethodGet, res.location, nil)
-	if want := `<p class="flash" id="flash" role="status">` + flash + `</p>`; !strings.Contains(page.body, want) {
+	if want := `id="flash" role="status">` + flash + `</p>`; !strings.Contains(page.body, want) {
 		b.h.t.Errorf("after %s, %s does not say %q:\n%s", path, res.location, flash, page.body)
 	}
 	if again := b.send(http.MethodGet, res.location, nil); strings.Contains(again.body, `id="flash"`) {
@@ -230,10 +230,10 @@ func TestPagesNameCardsAndMoneyForPeople(t *testing.T) {
 			"Charge of $10.99", "Visa ···· 0341", "the bank declined without saying why", `data-status="declined"`,
 		},
 		"/admin/charges/" + strconv.FormatInt(paid.ID, 10): {"Charge of $1,234.50", "Visa ···· 4242", `data-status="succeeded"`},
-		"/admin?filter=failing": {"Visa ···· 0341", `data-status="failing"`, "the bank declined without saying why"},
-		"/admin/orders":         {"$10.99", "Visa ···· 4242", `data-status="paid"`},
-		"/admin/orders/" + strconv.FormatInt(o.ID, 10): {"$10.99", "Visa ···· 4242", `data-status="paid"`},
-		"/admin/products": {`<select id="currency" name="currency"`, `<option value="jpy">JPY</option>`},
+		"/admin?filter=failing":                            {"Visa ···· 0341", `data-status="failing"`, "the bank declined without saying why"},
+		"/admin/orders":                                    {"$10.99", "Visa ···· 4242", `data-status="paid"`},
+		"/admin/orders/" + strconv.FormatInt(o.ID, 10):     {"$10.99", "Visa ···· 4242", `data-status="paid"`},
+		"/admin/products":                                  {`<select id="currency" name="currency"`, `<option value="jpy">JPY</option>`},
 	}
 	for path, wants := range pages {
 		res := h.admin(path, "admin", adminPassword)
@@ -277,8 +277,19 @@ func TestARefusedChargeNamesItsField(t *testing.T) {
 		if res.status != http.StatusBadRequest || i < 0 || !strings.Contains(res.body, `<p class="error" id="charge-error" role="alert">`) {
 			t.Fatalf("%s: %d\n%s", field, res.status, res.body)
 		}
-		if tag := res.body[i:strings.Index(res.body[i:], ">")+i]; !strings.Contains(tag, `aria-invalid="true" aria-describedby="charge-error"`) {
+		if tag := res.body[i : strings.Index(res.body[i:], ">")+i]; !strings.Contains(tag, `aria-invalid="true" aria-describedby="charge-error"`) {
 			t.Errorf("%s: the refused input is not marked: %s", field, tag)
 		}
+	}
+}
+
+// TestADeclinedChargeWarns: a charge the bank declines says why, as a warning.
+func TestADeclinedChargeWarns(t *testing.T) {
+	h := newHarness(t)
+	pm := h.recordedCard("warn@example.com", "4000000000000341")
+	page := h.newStaffBrowser().confirm("/admin/charges", url.Values{"payment_method": {pm.ID}, "amount": {"10"}, "currency": {"usd"}},
+		"The charge of $10.00 to Visa ···· 0341 did not go through: the bank declined without saying why.")
+	if !strings.Contains(page.body, `<p class="flash flash-warn" id="flash"`) {
+		t.Error("a declined charge's message is not a warning")
 	}
 }

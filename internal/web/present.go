@@ -12,7 +12,7 @@ import (
 // statusWords are the status words people read where the contract's word
 // is not plain English; the contract's word stays in data-status.
 var statusWords = map[string]string{
-	billing.ChargeAuthenticationRequired: "needs authentication",
+	billing.ChargeAuthenticationRequired:    "needs authentication",
 	string(billing.NotificationNoRecipient): "no email address",
 }
 

@@ -164,7 +164,7 @@ type page struct {
 	// Staff is who is signed in, on admin pages.
 	Staff *staff.Actor
 	// Flash is what the action that led here did.
-	Flash string
+	Flash *flash
 	Data  any
 }
 
@@ -181,12 +181,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // execute renders a page into its bytes, with the message an action left
 // for it, if any.
-func (s *Server) execute(r *http.Request, name string, data any, flash string) ([]byte, error) {
+func (s *Server) execute(r *http.Request, name string, data any, message *flash) ([]byte, error) {
 	t, ok := s.pages[name]
 	if !ok {
 		return nil, fmt.Errorf("render: no template %q", name)
 	}
-	p := page{LocalMode: s.localMode, Data: data, Flash: flash}
+	p := page{LocalMode: s.localMode, Data: data, Flash: message}
 	if a, ok := staff.ActorFrom(r.Context()); ok {
 		p.Staff = &a
 	}

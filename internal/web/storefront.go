@@ -30,7 +30,7 @@ func (s *Server) storefront(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body, err := s.catalogPages.get(catalog, count, func() ([]byte, error) {
-		return s.execute(r, "storefront", storefrontPage{Products: catalog.Products, CartCount: count}, "")
+		return s.execute(r, "storefront", storefrontPage{Products: catalog.Products, CartCount: count}, nil)
 	})
 	if err != nil {
 		return err
