@@ -55,17 +55,21 @@ func payOnCheckoutPage(number string) chromedp.Action[chromedp.Void] {
 	)
 }
 
-// saveCardInBrowser runs the storefront's Save card flow and returns the last 4 shown.
-func saveCardInBrowser(t *testing.T, ctx context.Context, baseURL, email, number string) (brand, last4 string) {
-	t.Helper()
-	err := chromedp.Do(ctx,
+// openSaveCard presses Save card on the store page with email, which leads
+// to the hosted card page.
+func openSaveCard(baseURL, email string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
 		chromedp.Navigate(baseURL+"/"),
 		chromedp.WaitVisible(`#email`),
 		chromedp.SetValue(`#email`, email),
 		chromedp.Click(`form[action="/create-checkout-session"] button[type=submit]`),
-		payOnCheckoutPage(number),
-		chromedp.WaitVisible(`.last4`),
 	)
+}
+
+// saveCardInBrowser runs the storefront's Save card flow and returns the last 4 shown.
+func saveCardInBrowser(t *testing.T, ctx context.Context, baseURL, email, number string) (brand, last4 string) {
+	t.Helper()
+	err := chromedp.Do(ctx, openSaveCard(baseURL, email), payOnCheckoutPage(number), chromedp.WaitVisible(`.last4`))
 	if err != nil {
 		t.Fatalf("save card %s in the browser: %v", number, err)
 	}

@@ -122,14 +122,7 @@ func TestBrowserConsoleOnEveryScreen(t *testing.T) {
 // card page and the card saved page on the way.
 func saveCardChecked(t *testing.T, ctx context.Context, axe, baseURL, email, number string) {
 	t.Helper()
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(baseURL+"/"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SetValue(`#email`, email),
-		chromedp.Click(`form[action="/create-checkout-session"] button[type=submit]`),
-		chromedp.WaitVisible(`#cardNumber`),
-	)
-	if err != nil {
+	if err := chromedp.Do(ctx, openSaveCard(baseURL, email), chromedp.WaitVisible(`#cardNumber`)); err != nil {
 		t.Fatalf("save a card for %s: %v", email, err)
 	}
 	pageCheck(t, ctx, axe, "the hosted card page")

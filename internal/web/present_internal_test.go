@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -42,5 +44,29 @@ func TestStatusLabels(t *testing.T) {
 		if got := label(status); got != want {
 			t.Errorf("label(%v) = %q, want %q", status, got, want)
 		}
+	}
+}
+
+// TestFlashExpires: a message signed by the store but past its minute is
+// not shown, nor one signed under another key.
+func TestFlashExpires(t *testing.T) {
+	s := &Server{flashKey: []byte("a key of this test")}
+	old := "1." + "i." + "T2xk" // expired in 1970
+	req := httptest.NewRequest(http.MethodGet, "/admin", nil)
+	req.AddCookie(&http.Cookie{Name: flashCookie, Value: old + "." + s.flashMAC(old)})
+	if f := s.takeFlash(httptest.NewRecorder(), req); f != nil {
+		t.Errorf("an expired message is shown: %+v", f)
+	}
+	w := httptest.NewRecorder()
+	s.setFlash(w, warning("Declined."))
+	fresh := w.Result().Cookies()[0]
+	req = httptest.NewRequest(http.MethodGet, "/admin", nil)
+	req.AddCookie(fresh)
+	if f := s.takeFlash(httptest.NewRecorder(), req); f == nil || f.Text != "Declined." || !f.Warn {
+		t.Errorf("a fresh message reads %+v", f)
+	}
+	other := &Server{flashKey: []byte("another key")}
+	if f := other.takeFlash(httptest.NewRecorder(), req); f != nil {
+		t.Errorf("a message signed under another key is shown: %+v", f)
 	}
 }
