@@ -28,6 +28,10 @@ type StoredEvent struct {
 	AppliedAt  time.Time // zero until applied
 	Attempts   int
 	LastError  string
+	// CustomerID is the customer the event was filed under (0 for none),
+	// CustomerEmail their email, as the lists show it.
+	CustomerID    int64
+	CustomerEmail string
 }
 
 // ErrAlreadyApplied is returned by Store.Apply for an event applied before.

@@ -44,6 +44,13 @@ type Store interface {
 	CustomerEvents(ctx context.Context, customerID int64, limit int) ([]StoredEvent, error)
 	// LastEventReceivedAt is when the newest event arrived; zero if none has.
 	LastEventReceivedAt(ctx context.Context) (time.Time, error)
+	// ListEvents returns a page of the ledger: failed events first, then
+	// pending, then applied, each newest first (EventQuery).
+	ListEvents(ctx context.Context, q EventQuery) ([]StoredEvent, error)
+	// EventCounts counts the failed and pending events, of one type or all.
+	EventCounts(ctx context.Context, eventType string) (map[EventState]int, error)
+	// EventTypes returns the distinct types in the ledger, sorted.
+	EventTypes(ctx context.Context) ([]string, error)
 
 	// CustomerByStripeID returns the customer of a Stripe Customer, or ErrNotFound.
 	CustomerByStripeID(ctx context.Context, stripeID string) (Customer, error)
@@ -97,6 +104,12 @@ type Store interface {
 	ChargeAttemptOfSession(ctx context.Context, sessionID string) (ChargeAttempt, error)
 	// CustomerChargeAttempts returns a customer's attempts, newest first.
 	CustomerChargeAttempts(ctx context.Context, customerID int64) ([]ChargeAttempt, error)
+	// ListPayments returns a page of charge attempts across customers, with
+	// their card and order, newest first (PaymentQuery).
+	ListPayments(ctx context.Context, q PaymentQuery) ([]Payment, error)
+	// PaymentTotals sums the charge attempts a query selects (its cursor
+	// aside), one PaymentTotals per currency, sorted by currency.
+	PaymentTotals(ctx context.Context, q PaymentQuery) ([]PaymentTotals, error)
 	// RecordRecoverySession makes s, just created on Stripe to replace the
 	// session named replaced ("" for the first), the attempt's recovery
 	// session, unless another caller replaced it first or the attempt is no

@@ -18,35 +18,43 @@ const chargeAttemptColumns = `ca.id, ca.customer_id, coalesce(c.email, ''), coal
 	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id),
 	(SELECT count(*) FROM recovery_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'refunded'),
 	ca.description, ca.withdrawn_at,
-	greatest(ca.refunded_on_stripe, (SELECT coalesce(sum(r.amount), 0) FROM charge_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'succeeded')),
+	greatest(ca.refunded_on_stripe, ca.refunded_here),
 	coalesce(ca.retry_of, 0), coalesce(ca.retry_number, 0), ` + dunningColumns
 
 const chargeAttemptFrom = ` FROM charge_attempts ca JOIN customers c ON c.id = ca.customer_id
 	LEFT JOIN payment_methods cpm ON cpm.id = ca.payment_method_id
 	LEFT JOIN dunning d ON d.charge_attempt_id = ca.id `
 
-func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
-	var (
-		a                        billing.ChargeAttempt
-		recoveredAt, withdrawnAt *time.Time
-		d                        dunningRow
-	)
-	err := row.Scan(append([]any{&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
+// attemptScan receives chargeAttemptColumns.
+type attemptScan struct {
+	a                        billing.ChargeAttempt
+	recoveredAt, withdrawnAt *time.Time
+	d                        dunningRow
+}
+
+func (s *attemptScan) fields() []any {
+	a := &s.a
+	return append([]any{&a.ID, &a.CustomerID, &a.CustomerEmail, &a.StripeCustomerID, &a.PaymentMethodID,
 		&a.CardType, &a.CardBrand, &a.CardLast4, &a.Money.Amount, &a.Money.Currency, &a.IdempotencyKey, &a.Status, &a.PaymentIntentID,
-		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &a.RecoveredPaymentIntentID, &recoveredAt, &a.CreatedAt,
-		&a.DuplicatePayments, &a.DuplicatesRefunded, &a.Description, &withdrawnAt, &a.Refunded,
-		&a.RetryOf, &a.RetryNumber}, d.fields()...)...)
+		&a.FailureCode, &a.DeclineCode, &a.FailureMessage, &a.RecoverySessionID, &a.RecoveredPaymentIntentID, &s.recoveredAt, &a.CreatedAt,
+		&a.DuplicatePayments, &a.DuplicatesRefunded, &a.Description, &s.withdrawnAt, &a.Refunded,
+		&a.RetryOf, &a.RetryNumber}, s.d.fields()...)
+}
+
+func (s *attemptScan) attempt() billing.ChargeAttempt {
+	a := s.a
+	a.RecoveredAt, a.WithdrawnAt = deref(s.recoveredAt), deref(s.withdrawnAt)
+	a.Dunning = s.d.dunning()
+	return a
+}
+
+func scanChargeAttempt(row pgx.Row) (billing.ChargeAttempt, error) {
+	var s attemptScan
+	err := row.Scan(s.fields()...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return a, billing.ErrNotFound
+		return s.a, billing.ErrNotFound
 	}
-	if recoveredAt != nil {
-		a.RecoveredAt = *recoveredAt
-	}
-	if withdrawnAt != nil {
-		a.WithdrawnAt = *withdrawnAt
-	}
-	a.Dunning = d.dunning()
-	return a, err
+	return s.attempt(), err
 }
 
 // CreateChargeAttempt commits a new attempt and its lines, or returns the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -120,26 +122,32 @@ func (db *DB) StoredEvent(ctx context.Context, id string) (billing.StoredEvent, 
 // CustomerEvents returns a customer's most recent events.
 func (db *DB) CustomerEvents(ctx context.Context, customerID int64, limit int) ([]billing.StoredEvent, error) {
 	rows, err := db.pool.Query(ctx, `
-		SELECT id, type, api_version, object_id, created_at, received_at, applied_at, attempts, coalesce(last_error, '')
-		FROM stripe_events WHERE customer_id = $1 ORDER BY created_at DESC, received_at DESC LIMIT $2`, customerID, limit)
+		SELECT `+eventRowColumns+` FROM stripe_events e LEFT JOIN customers c ON c.id = e.customer_id
+		WHERE e.customer_id = $1 ORDER BY e.created_at DESC, e.received_at DESC LIMIT $2`, customerID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events of customer %d: %w", customerID, err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.StoredEvent, error) {
-		var (
-			e         billing.StoredEvent
-			appliedAt *time.Time
-		)
-		err := row.Scan(&e.ID, &e.Type, &e.APIVersion, &e.ObjectID, &e.Created, &e.ReceivedAt, &appliedAt, &e.Attempts, &e.LastError)
-		if appliedAt != nil {
-			e.AppliedAt = *appliedAt
-		}
-		return e, err
-	})
+	list, err := pgx.CollectRows(rows, scanEventRow)
 	if err != nil {
 		return nil, fmt.Errorf("events of customer %d: %w", customerID, err)
 	}
 	return list, nil
+}
+
+// eventRowColumns are an event's (alias e) without its payload, and its
+// customer's email (alias c), as the lists show them.
+const eventRowColumns = `e.id, e.type, e.api_version, e.object_id, e.created_at, e.received_at, e.applied_at, e.attempts,
+	coalesce(e.last_error, ''), coalesce(e.customer_id, 0), coalesce(c.email, '')`
+
+// scanEventRow reads eventRowColumns.
+func scanEventRow(row pgx.CollectableRow) (billing.StoredEvent, error) {
+	var (
+		e         billing.StoredEvent
+		appliedAt *time.Time
+	)
+	err := row.Scan(&e.ID, &e.Type, &e.APIVersion, &e.ObjectID, &e.Created, &e.ReceivedAt, &appliedAt, &e.Attempts, &e.LastError, &e.CustomerID, &e.CustomerEmail)
+	e.AppliedAt = deref(appliedAt)
+	return e, err
 }
 
 // LastEventReceivedAt is when the newest event arrived.
@@ -152,4 +160,96 @@ func (db *DB) LastEventReceivedAt(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return *last, nil
+}
+
+// eventStateRank is an event's state as the events list sorts it (failed
+// 2, pending 1, applied 0): spelt exactly as migration 013's indexes, so
+// that they serve the list. Its columns are the ledger's alone, so it needs
+// no alias beside a join.
+const eventStateRank = `(CASE WHEN applied_at IS NOT NULL THEN 0 WHEN last_error IS NOT NULL THEN 2 ELSE 1 END)`
+
+// ListEvents returns a page of the ledger, failed events first, by keyset
+// on (state, received_at, id); the WHERE clause has only the filters in use,
+// so that each finds its index.
+func (db *DB) ListEvents(ctx context.Context, q billing.EventQuery) ([]billing.StoredEvent, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"true"}
+	if q.Type != "" {
+		where = append(where, "e.type = "+arg(q.Type))
+	}
+	if q.State != "" {
+		where = append(where, eventStateRank+" = "+arg(q.State.Rank()))
+	}
+	if q.BeforeID != "" {
+		where = append(where, "("+eventStateRank+", e.received_at, e.id) < ("+arg(q.BeforeState.Rank())+", "+arg(q.Before)+", "+arg(q.BeforeID)+")")
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+eventRowColumns+` FROM stripe_events e LEFT JOIN customers c ON c.id = e.customer_id
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY `+eventStateRank+` DESC, e.received_at DESC, e.id DESC
+		LIMIT `+arg(q.Limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanEventRow)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return list, nil
+}
+
+// EventCounts counts the failed and pending events, of one type or all:
+// a range of the state index, never the whole ledger.
+func (db *DB) EventCounts(ctx context.Context, eventType string) (map[billing.EventState]int, error) {
+	args := []any{}
+	where := eventStateRank + " > 0"
+	if eventType != "" {
+		args = append(args, eventType)
+		where += " AND type = $1"
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+eventStateRank+`, count(*) FROM stripe_events WHERE `+where+` GROUP BY 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("event counts: %w", err)
+	}
+	defer rows.Close()
+	counts := map[billing.EventState]int{}
+	for rows.Next() {
+		var rank, n int
+		if err := rows.Scan(&rank, &n); err != nil {
+			return nil, fmt.Errorf("event counts: %w", err)
+		}
+		for _, st := range billing.EventStates {
+			if st.Rank() == rank {
+				counts[st] = n
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event counts: %w", err)
+	}
+	return counts, nil
+}
+
+// EventTypes returns the distinct types in the ledger, sorted: a skip scan
+// over the type index, one probe per type rather than a read of every event.
+func (db *DB) EventTypes(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `
+		WITH RECURSIVE t(type) AS (
+			(SELECT type FROM stripe_events ORDER BY type LIMIT 1)
+			UNION ALL
+			SELECT (SELECT e.type FROM stripe_events e WHERE e.type > t.type ORDER BY e.type LIMIT 1) FROM t WHERE t.type IS NOT NULL
+		)
+		SELECT type FROM t WHERE type IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("event types: %w", err)
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("event types: %w", err)
+	}
+	return types, nil
 }

@@ -161,14 +161,16 @@ func (s *Server) adminReplay(w http.ResponseWriter, r *http.Request) error {
 		return billing.ErrNotFound
 	}
 	back, backLabel := "/admin", "Back to the saved cards"
-	if c := r.PostFormValue("customer"); c != "" {
+	if list, ok := eventsBack(r.PostFormValue("back")); ok {
+		back, backLabel = list, "Back to the events"
+	} else if c := r.PostFormValue("customer"); c != "" {
 		if n, err := strconv.ParseInt(c, 10, 64); err == nil && n > 0 {
 			back, backLabel = customerPath(n), "Back to the customer"
 		}
 	}
 	if !confirmed(r) {
 		p := confirmPage{Title: "Replay an event", Action: "/admin/events/" + id + "/replay", Button: "Apply it again",
-			Back: back, BackLabel: backLabel, Fields: map[string]string{"customer": r.PostFormValue("customer")},
+			Back: back, BackLabel: backLabel, Fields: map[string]string{"customer": r.PostFormValue("customer"), "back": r.PostFormValue("back")},
 			Note: "Replaying is safe: an event never makes newer state older, and what it already did is not done twice."}
 		stored, err := s.svc.StoredEvent(r.Context(), id)
 		switch {

@@ -73,6 +73,9 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/charges", s.handle(s.adminCharge))
 		r.Get("/charges/{id}", s.handle(s.adminChargeOutcome))
 		r.Post("/charges/{id}/retry", s.handle(s.adminChargeRetry))
+		r.Get("/payments", s.handle(s.adminPayments))
+		r.Get("/payments.csv", s.handle(s.adminPaymentsCSV))
+		r.Get("/events", s.handle(s.adminEvents))
 		r.Post("/events/{id}/replay", s.handle(s.adminReplay))
 		r.Get("/audit", s.handle(s.adminAudit))
 		// River's UI: job lists by state, retry, cancel; its own page and JSON API.

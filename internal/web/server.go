@@ -88,7 +88,8 @@ type Server struct {
 // start so a missing or broken one stops the server before it serves.
 var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "pay",
 	"admin", "admin_customer", "admin_charge", "admin_outbox", "admin_login", "admin_audit",
-	"cart", "order", "admin_orders", "admin_order", "admin_confirm", "admin_products", "admin_product"}
+	"cart", "order", "admin_orders", "admin_order", "admin_confirm", "admin_products", "admin_product",
+	"admin_payments", "admin_events"}
 
 // NewServer parses the templates and returns a Server.
 func NewServer(opts Options) (*Server, error) {
@@ -131,7 +132,8 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	funcs := template.FuncMap{"brandName": brandName, "filterURL": filterURL, "when": when, "money": money,
 		"cardName": cardName, "ordersURL": ordersURL, "label": label, "at": at, "attemptCard": attemptCard,
-		"expiry": expiry, "currencyMenu": currencyMenu, "currencyField": currencyField, "declineCodes": billing.DeclineCodes}
+		"expiry": expiry, "currencyMenu": currencyMenu, "currencyField": currencyField, "declineCodes": billing.DeclineCodes,
+		"eventsURL": eventsURL, "upper": strings.ToUpper}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(opts.Assets, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {

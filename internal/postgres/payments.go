@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront/storefront/internal/billing"
+)
+
+// paymentOrder is the order a charge attempt was for: its own key's, or,
+// for an automatic retry of a soft decline, the retried charge's.
+const paymentOrder = `coalesce(
+	(SELECT oc.order_id FROM order_charges oc WHERE oc.idempotency_key = ca.idempotency_key),
+	(SELECT oc.order_id FROM charge_attempts r JOIN order_charges oc ON oc.idempotency_key = r.idempotency_key WHERE r.id = ca.retry_of), 0)`
+
+// paymentWhere is the WHERE clause of a payments query, built from the
+// filters it has: a generic plan of "($1 = ” OR status = $1)" could not
+// pick the index of the filter in use. args receives the values.
+func paymentWhere(q billing.PaymentQuery, args *[]any) string {
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	}
+	where := []string{"true"}
+	if q.Status != "" {
+		where = append(where, "ca.status = "+arg(q.Status))
+	}
+	if !q.From.IsZero() {
+		where = append(where, "ca.created_at >= "+arg(q.From))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "ca.created_at < "+arg(q.Until))
+	}
+	if !q.Before.IsZero() {
+		where = append(where, "(ca.created_at, ca.id) < ("+arg(q.Before)+", "+arg(q.BeforeID)+")")
+	}
+	return strings.Join(where, " AND ")
+}
+
+// ListPayments returns a page of charge attempts across customers, newest
+// first, with the card charged and the order, by keyset: each filter has an
+// index in this order (migration 013).
+func (db *DB) ListPayments(ctx context.Context, q billing.PaymentQuery) ([]billing.Payment, error) {
+	var args []any
+	where := paymentWhere(q, &args)
+	args = append(args, q.Limit)
+	rows, err := db.pool.Query(ctx, `SELECT `+chargeAttemptColumns+`,
+		pm.type, coalesce(pm.brand, ''), coalesce(pm.last4, ''), coalesce(pm.exp_month, 0), coalesce(pm.exp_year, 0), `+paymentOrder+
+		chargeAttemptFrom+`JOIN payment_methods pm ON pm.id = ca.payment_method_id
+		WHERE `+where+`
+		ORDER BY ca.created_at DESC, ca.id DESC
+		LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (billing.Payment, error) {
+		var (
+			s attemptScan
+			p billing.Payment
+		)
+		err := row.Scan(append(s.fields(), &p.Card.Type, &p.Card.Brand, &p.Card.Last4, &p.Card.ExpMonth, &p.Card.ExpYear, &p.OrderID)...)
+		p.ChargeAttempt = s.attempt()
+		p.Card.ID = p.PaymentMethodID
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	return list, nil
+}
+
+// PaymentTotals sums the charge attempts a query selects, per currency and
+// status, from the counters a trigger keeps per day (migration 013): a few
+// rows a day of the range, not every attempt. The query's bounds are whole
+// days (UTC), as the filter offers.
+func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]billing.PaymentTotals, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"true"}
+	if q.Status != "" {
+		where = append(where, "status = "+arg(q.Status))
+	}
+	if !q.From.IsZero() {
+		where = append(where, "day >= "+arg(q.From.UTC().Format(time.DateOnly))+"::date")
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "day < "+arg(q.Until.UTC().Format(time.DateOnly))+"::date")
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT currency, status, sum(n)::bigint, sum(amount)::bigint, sum(refunded)::bigint, sum(refunded_n)::bigint
+		FROM payment_day_totals WHERE `+strings.Join(where, " AND ")+`
+		GROUP BY currency, status HAVING sum(n) > 0
+		ORDER BY currency, status`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("payment totals: %w", err)
+	}
+	defer rows.Close()
+	var out []billing.PaymentTotals
+	for rows.Next() {
+		var (
+			currency, status       string
+			count, refundedCount   int
+			amount, refundedAmount int64
+		)
+		if err := rows.Scan(&currency, &status, &count, &amount, &refundedAmount, &refundedCount); err != nil {
+			return nil, fmt.Errorf("payment totals: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Currency != currency {
+			out = append(out, billing.PaymentTotals{Currency: currency})
+		}
+		out[len(out)-1].Add(status, count, amount, refundedAmount, refundedCount)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("payment totals: %w", err)
+	}
+	return out, nil
+}
