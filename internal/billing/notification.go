@@ -42,6 +42,8 @@ const (
 	NotificationPaymentReminder = "payment_reminder"
 	// NotificationCardExpiring asks a customer to save a card before theirs expires.
 	NotificationCardExpiring = "card_expiring"
+	// NotificationManageCards carries the link a customer asked for to manage their cards.
+	NotificationManageCards = "manage_cards"
 )
 
 // LinkWords names what a notification's link opens, for the outbox.
@@ -49,6 +51,8 @@ func (n Notification) LinkWords() string {
 	switch {
 	case n.Kind == NotificationCardExpiring:
 		return "card link"
+	case n.Kind == NotificationManageCards:
+		return "cards link"
 	case n.OrderID != 0:
 		return "order page"
 	}

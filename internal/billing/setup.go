@@ -29,6 +29,9 @@ type SetupOptions struct {
 	// MakesDefault: the card saved through the session becomes the
 	// customer's default (a card link's session).
 	MakesDefault bool
+	// ReturnPath, when set, is the store's page Checkout returns to, with
+	// ?session_id= on success; empty: /success and /cancel.
+	ReturnPath string
 }
 
 // StartSetupWith is StartSetup for a session with options; it returns the
@@ -82,13 +85,17 @@ func (s *Service) createSetupSession(ctx context.Context, stripeCustomerID, emai
 	if stripeCustomerID == "" {
 		prefill = email
 	}
+	success, cancel := s.baseURL+"/success?session_id={CHECKOUT_SESSION_ID}", s.baseURL+"/cancel"
+	if opts.ReturnPath != "" {
+		success, cancel = s.baseURL+opts.ReturnPath+"?session_id={CHECKOUT_SESSION_ID}", s.baseURL+opts.ReturnPath+"?canceled=1"
+	}
 	return s.gateway.CreateSetupSession(ctx, SetupSessionParams{
 		StripeCustomerID: stripeCustomerID,
 		CustomerEmail:    prefill,
 		Currency:         opts.Currency,
 		Metadata:         opts.Metadata,
-		SuccessURL:       s.baseURL + "/success?session_id={CHECKOUT_SESSION_ID}",
-		CancelURL:        s.baseURL + "/cancel",
+		SuccessURL:       success,
+		CancelURL:        cancel,
 		// A fresh key per click: a retried request (stripe-go retries network
 		// failures) then reuses the same session instead of making another.
 		IdempotencyKey: newIdempotencyKey(),

@@ -17,6 +17,7 @@ import (
 var (
 	recoveryTokenPurpose = []byte{}
 	cardTokenPurpose     = []byte("card")
+	manageTokenPurpose   = []byte("manage")
 )
 
 // signedToken is base64url(purpose | id | expiry) "." base64url(HMAC), so a
@@ -40,23 +41,29 @@ var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$`)
 // verifySignedToken returns the id a token of this purpose names, if its
 // signature holds and it has not expired.
 func (s *Service) verifySignedToken(purpose []byte, token string) (int64, error) {
+	id, _, err := s.readSignedToken(purpose, token)
+	return id, err
+}
+
+// readSignedToken is verifySignedToken that also tells when the token expires.
+func (s *Service) readSignedToken(purpose []byte, token string) (int64, time.Time, error) {
 	// One spelling per token, so a link cannot be varied and still work:
 	// base64 decoding alone skips newlines and tolerates stray bits.
 	size := len(purpose) + 16
 	if !tokenPattern.MatchString(token) || strings.IndexByte(token, '.') != base64.RawURLEncoding.EncodedLen(size) {
-		return 0, ErrLinkInvalid
+		return 0, time.Time{}, ErrLinkInvalid
 	}
 	encoded, sig, _ := strings.Cut(token, ".")
 	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(encoded)
 	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err1 != nil || err2 != nil || len(payload) != size || string(payload[:len(purpose)]) != string(purpose) ||
 		len(s.recoveryKey) == 0 || !hmac.Equal(mac, s.sign(payload)) {
-		return 0, ErrLinkInvalid
+		return 0, time.Time{}, ErrLinkInvalid
 	}
 	id := int64(binary.BigEndian.Uint64(payload[len(purpose):]))
 	expires := time.Unix(int64(binary.BigEndian.Uint64(payload[len(purpose)+8:])), 0)
 	if s.now().After(expires) {
-		return 0, ErrLinkExpired
+		return 0, time.Time{}, ErrLinkExpired
 	}
-	return id, nil
+	return id, expires, nil
 }

@@ -12,6 +12,9 @@ const (
 	ViaCLI     = "cli"
 	// ViaSystem is the store acting on its own, on a schedule.
 	ViaSystem = "system"
+	// ViaLink is a customer acting on their own cards through a signed
+	// link the store emailed them.
+	ViaLink = "link"
 )
 
 // Actor is who is acting: a staff email, `admin`, or an operator at the
@@ -32,6 +35,13 @@ type Actor struct {
 func SystemActor(job string) Actor {
 	host, _ := os.Hostname()
 	return Actor{Name: "system:" + job, Address: host, Via: ViaSystem}
+}
+
+// CustomerActor is who the audit log names for a customer acting on their
+// own cards through the link we emailed them: "customer:" and their email,
+// from their address.
+func CustomerActor(email, address string) Actor {
+	return Actor{Name: "customer:" + email, Address: address, Via: ViaLink}
 }
 
 type actorKey struct{}

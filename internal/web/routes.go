@@ -39,6 +39,8 @@ func (s *Server) Handler() http.Handler {
 		})
 		r.With(s.sessionLimits("checkout")...).Post("/checkout", s.handle(s.checkout))
 		r.Get("/orders/{token}", s.handle(s.customerOrder))
+		r.Get("/account", s.handle(s.accountRequest))
+		r.With(s.sessionLimits("account")...).Post("/account", s.handle(s.accountSend))
 		r.Get("/success", s.handle(s.success))
 		r.Get("/cancel", s.handle(s.cancel))
 		r.Group(func(r chi.Router) {
@@ -46,6 +48,10 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/pay/complete", s.handle(s.payComplete))
 			r.Get("/pay/{token}", s.handle(s.pay))
 			r.Get("/card/{token}", s.handle(s.card))
+			r.Get("/account/{token}", s.handle(s.account))
+			r.Post("/account/{token}/default", s.handle(s.accountAction(defaultCardAction)))
+			r.Post("/account/{token}/remove", s.handle(s.accountAction(removeCardAction)))
+			r.Post("/account/{token}/add", s.handle(s.accountAdd))
 		})
 	})
 
