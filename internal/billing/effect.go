@@ -55,13 +55,14 @@ type Recovery struct {
 	PaymentIntentID string
 }
 
-// DefaultPaymentMethod names a customer's default card. With OnlyIfNone it
-// applies only to a customer without one: a first saved card becomes the
-// default, a later one does not take over.
+// DefaultPaymentMethod names a customer's default card. With OnlyIfFirst it
+// applies only to the first card the customer saves: a later one, saved by
+// anyone who knows the email, never takes over or fills a default the
+// customer left empty.
 type DefaultPaymentMethod struct {
 	StripeCustomerID string
 	PaymentMethodID  string
-	OnlyIfNone       bool
+	OnlyIfFirst      bool
 }
 
 // CompletedSession is a Checkout Session Stripe reports complete.

@@ -209,8 +209,10 @@ func (s *Service) savedBySession(ctx context.Context, sessionID string) (SetupRe
 
 // setupEffect is what a completed setup session writes. The success page and
 // checkout.session.completed both come through here, so both paths end in
-// the same rows. The first card a customer saves becomes their default; with
-// makesDefault (a card expiry reminder's session) the saved card does,
+// the same rows. The first card a customer ever saves becomes their default;
+// a later one does not, whoever typed the email into the public form, until
+// the customer chooses it through a link we emailed them. With makesDefault
+// (a session opened from such a link, asking for it) the saved card does,
 // here and on Stripe.
 func (s *Service) setupEffect(ctx context.Context, remote SessionState, makesDefault bool) (Effect, error) {
 	pm := *remote.PaymentMethod
@@ -256,7 +258,7 @@ func (s *Service) setupEffect(ctx context.Context, remote SessionState, makesDef
 			StripeCustomerID: customer.ID,
 			SetupIntentID:    remote.SetupIntentID,
 		}},
-		Defaults:         []DefaultPaymentMethod{{StripeCustomerID: customer.ID, PaymentMethodID: pm.ID, OnlyIfNone: !makesDefault}},
+		Defaults:         []DefaultPaymentMethod{{StripeCustomerID: customer.ID, PaymentMethodID: pm.ID, OnlyIfFirst: !makesDefault}},
 		StripeCustomerID: customer.ID,
 	}, nil
 }

@@ -102,8 +102,9 @@ func queueEffect(b *pgx.Batch, e billing.Effect) {
 		b.Queue(`
 			UPDATE customers SET default_payment_method_id = $2, updated_at = now()
 			WHERE stripe_customer_id = $1 AND EXISTS (SELECT 1 FROM payment_methods WHERE id = $2 AND customer_id = customers.id)
-			  AND (NOT $3 OR default_payment_method_id IS NULL)`,
-			d.StripeCustomerID, d.PaymentMethodID, d.OnlyIfNone)
+			  AND (NOT $3 OR (default_payment_method_id IS NULL
+			                  AND NOT EXISTS (SELECT 1 FROM payment_methods WHERE customer_id = customers.id AND id <> $2)))`,
+			d.StripeCustomerID, d.PaymentMethodID, d.OnlyIfFirst)
 	}
 }
 

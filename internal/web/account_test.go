@@ -57,6 +57,36 @@ func (h *harness) cardAction(link, action string, form url.Values) (confirm, don
 	return confirm, h.post(link+"/"+action, form)
 }
 
+// TestSecondCardFromThePublicFormLeavesTheDefault: anyone may type a
+// customer's email into Save card; the card saved there is kept, but the
+// customer's default changes only through their link, here and on Stripe.
+func TestSecondCardFromThePublicFormLeavesTheDefault(t *testing.T) {
+	h := newHarness(t)
+	first := h.recordedCard("keep@example.com", "4242424242424242")
+	if c := h.customerOf(first); c.DefaultPaymentMethodID != first.ID {
+		t.Fatalf("the first card is not the default: %+v", c)
+	}
+	second := h.recordedCard("keep@example.com", "5555555555554444")
+	c := h.customerOf(first)
+	if second.CustomerID != first.CustomerID || c.DefaultPaymentMethodID != first.ID {
+		t.Errorf("after a second card: default %q, want still %s", c.DefaultPaymentMethodID, first.ID)
+	}
+	if got := h.stripeDefault(c.StripeID); got == second.ID {
+		t.Errorf("the second card became Stripe's default")
+	}
+	// Nor does a card fill a default the customer left empty.
+	link := h.manageLink("keep@example.com")
+	for _, pm := range []billing.PaymentMethod{first, second} {
+		if _, done := h.cardAction(link, "remove", url.Values{"payment_method": {pm.ID}, "next_default": {""}}); done.status != http.StatusSeeOther {
+			t.Fatalf("remove %s: %d %s", pm.ID, done.status, done.body)
+		}
+	}
+	third := h.recordedCard("keep@example.com", "378282246310005")
+	if c := h.customerOf(third); c.DefaultPaymentMethodID != "" {
+		t.Errorf("a card saved from the public form became the default of a customer who had none: %q", c.DefaultPaymentMethodID)
+	}
+}
+
 // TestCustomerManagesCardsThroughTheEmailedLink: the customer asks for a
 // link by email (the same answer whether or not the email is known), and
 // through it sees their cards, makes one the default, removes one (choosing
