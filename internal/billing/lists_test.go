@@ -53,7 +53,10 @@ func TestParsePaymentQuery(t *testing.T) {
 // TestPaymentTotals: each status counts under its heading; refunds under
 // refunded whatever the status; a recovered charge is not a failed one.
 func TestPaymentTotals(t *testing.T) {
-	tot := PaymentTotals{Currency: "usd"}
+	tot := NewPaymentTotals("usd")
+	if tot.Recovered.Money.Display() != "$0.00" {
+		t.Errorf("nothing recovered reads %q", tot.Recovered.Money.Display())
+	}
 	tot.Add(ChargeSucceeded, 3, 3000, 500, 1)
 	tot.Add(ChargeDeclined, 2, 2000, 0, 0)
 	tot.Add(ChargeAuthenticationRequired, 1, 700, 0, 0)

@@ -136,7 +136,14 @@ type PaymentTotals struct {
 	Processing PaymentTally
 }
 
-// Add counts one charge attempt's status, amount and refunds in t.
+// NewPaymentTotals returns zero totals in currency, each sum in it.
+func NewPaymentTotals(currency string) PaymentTotals {
+	zero := PaymentTally{Money: Money{Currency: currency}}
+	return PaymentTotals{Currency: currency, Charged: zero, Failed: zero, Recovered: zero, Refunded: zero, Processing: zero}
+}
+
+// Add counts charge attempts of one status (count of them, amount in all,
+// refunded of them, and refundedCount of them with a refund) in t.
 func (t *PaymentTotals) Add(status string, count int, amount, refunded int64, refundedCount int) {
 	var tally *PaymentTally
 	switch status {

@@ -114,7 +114,7 @@ func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]bill
 			return nil, fmt.Errorf("payment totals: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].Currency != currency {
-			out = append(out, billing.PaymentTotals{Currency: currency})
+			out = append(out, billing.NewPaymentTotals(currency))
 		}
 		out[len(out)-1].Add(status, count, amount, refundedAmount, refundedCount)
 	}
