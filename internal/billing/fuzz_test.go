@@ -38,6 +38,35 @@ func FuzzParseListCursor(f *testing.F) {
 	})
 }
 
+// FuzzListQueries: the payments and events lists' filters and cursors
+// are read from the URL; anything is refused with an InvalidError or read
+// into a query within the bounds the lists' SQL assumes.
+func FuzzListQueries(f *testing.F) {
+	f.Add("declined", "2026-03-01", "2026-03-31", "2026-01-02T03:04:05.123456Z", "42")
+	f.Add("", "", "", "", "")
+	f.Add("failed", "2026-02-30", "x", "0001-01-01T00:00:00Z", "evt_1")
+	f.Add("payment_intent.succeeded", "applied", "failed", "2026-01-02T03:04:05Z", "evt_1abc")
+	f.Fuzz(func(t *testing.T, a, b, c, d, e string) {
+		var invalid *InvalidError
+		p, err := ParsePaymentQuery(a, b, c, d, e)
+		if err != nil && !errors.As(err, &invalid) {
+			t.Fatalf("ParsePaymentQuery: %v is not an InvalidError", err)
+		}
+		if err == nil && ((p.Status != "" && !validPaymentStatus(p.Status)) || p.BeforeID < 0 ||
+			(!p.From.IsZero() && !p.Until.IsZero() && !p.From.Before(p.Until)) || (p.BeforeID == 0) != p.Before.IsZero()) {
+			t.Fatalf("ParsePaymentQuery accepted %+v", p)
+		}
+		q, err := ParseEventQuery(a, b, c, d, e)
+		if err != nil && !errors.As(err, &invalid) {
+			t.Fatalf("ParseEventQuery: %v is not an InvalidError", err)
+		}
+		if err == nil && ((q.State != "" && !validEventState(q.State)) || (q.BeforeID != "" && !ValidEventID(q.BeforeID)) ||
+			(q.Type != "" && !eventTypePattern.MatchString(q.Type))) {
+			t.Fatalf("ParseEventQuery accepted %+v", q)
+		}
+	})
+}
+
 func FuzzRecoveryToken(f *testing.F) {
 	s := &Service{recoveryKey: []byte("fuzz key"), now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
 	valid := s.recoveryToken(42, s.now().Add(time.Hour))

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/storefront/storefront/internal/billing"
 )
 
@@ -30,16 +32,17 @@ func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.svc.Events(r.Context(), q)
-	if err != nil {
-		return err
-	}
-	types, err := s.svc.EventTypes(r.Context())
-	if err != nil {
-		return err
-	}
-	counts, err := s.svc.EventCounts(r.Context(), q.Type)
-	if err != nil {
+	// Independent reads, asked at once (as the admin list does).
+	var (
+		list   []billing.StoredEvent
+		types  []string
+		counts map[billing.EventState]int
+	)
+	g, ctx := errgroup.WithContext(r.Context())
+	g.Go(func() (err error) { list, err = s.svc.Events(ctx, q); return err })
+	g.Go(func() (err error) { types, err = s.svc.EventTypes(ctx); return err })
+	g.Go(func() (err error) { counts, err = s.svc.EventCounts(ctx, q.Type); return err })
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	p := eventsPage{Events: list, Types: types, Type: q.Type, State: string(q.State), States: billing.EventStates,
