@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -79,14 +80,7 @@ func ParseEventQuery(eventType, state, beforeState, before, beforeID string) (Ev
 	return q, nil
 }
 
-func validEventState(s EventState) bool {
-	for _, v := range EventStates {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func validEventState(s EventState) bool { return slices.Contains(EventStates, s) }
 
 // NextEventPage is the cursor after the last event of a page, as query values.
 func NextEventPage(last StoredEvent) (state, before, beforeID string) {

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -74,14 +75,7 @@ func ParsePaymentQuery(status, from, to, before, beforeID string) (PaymentQuery,
 	return q, nil
 }
 
-func validPaymentStatus(s string) bool {
-	for _, v := range PaymentStatuses {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func validPaymentStatus(s string) bool { return slices.Contains(PaymentStatuses, s) }
 
 // parseDay reads a day of the filter; empty is no bound.
 func parseDay(field, s string) (time.Time, error) {

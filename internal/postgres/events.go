@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -172,26 +171,23 @@ const eventStateRank = `(CASE WHEN applied_at IS NOT NULL THEN 0 WHEN last_error
 // on (state, received_at, id); the WHERE clause has only the filters in use,
 // so that each finds its index.
 func (db *DB) ListEvents(ctx context.Context, q billing.EventQuery) ([]billing.StoredEvent, error) {
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args queryArgs
 	where := []string{"true"}
 	if q.Type != "" {
-		where = append(where, "e.type = "+arg(q.Type))
+		where = append(where, "e.type = "+args.add(q.Type))
 	}
 	if q.State != "" {
-		where = append(where, eventStateRank+" = "+arg(q.State.Rank()))
+		where = append(where, eventStateRank+" = "+args.add(q.State.Rank()))
 	}
 	if q.BeforeID != "" {
-		where = append(where, "("+eventStateRank+", e.received_at, e.id) < ("+arg(q.BeforeState.Rank())+", "+arg(q.Before)+", "+arg(q.BeforeID)+")")
+		where = append(where, "("+eventStateRank+", e.received_at, e.id) < ("+args.add(q.BeforeState.Rank())+", "+args.add(q.Before)+", "+args.add(q.BeforeID)+")")
 	}
+	limit := args.add(q.Limit)
 	rows, err := db.pool.Query(ctx, `
 		SELECT `+eventRowColumns+` FROM stripe_events e LEFT JOIN customers c ON c.id = e.customer_id
 		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY `+eventStateRank+` DESC, e.received_at DESC, e.id DESC
-		LIMIT `+arg(q.Limit), args...)
+		LIMIT `+limit, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -98,27 +97,23 @@ func (db *DB) ListPaymentMethods(ctx context.Context, q billing.ListQuery) ([]bi
 	if before.IsZero() {
 		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	args := []any{before, q.BeforeID, q.Limit}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	args := queryArgs{before, q.BeforeID, q.Limit}
 	where := []string{"(pm.saved_at, pm.id) < ($1, $2)"}
 	switch {
 	case q.Search == "":
 	case billing.SearchIsLastFour(q.Search):
-		where = append(where, "pm.last4 = "+arg(q.Search))
+		where = append(where, "pm.last4 = "+args.add(q.Search))
 	default:
 		// An explicit byte-wise range, not just LIKE: a prepared statement's
 		// generic plan cannot see that a LIKE parameter is a prefix, and
 		// would walk every card instead of the email index.
-		where = append(where, "c.email ~>=~ "+arg(q.Search)+" AND c.email ~<~ "+arg(q.Search+"\U0010FFFF")+
-			" AND c.email LIKE "+arg(escapeLike(q.Search)+"%"))
+		where = append(where, "c.email ~>=~ "+args.add(q.Search)+" AND c.email ~<~ "+args.add(q.Search+"\U0010FFFF")+
+			" AND c.email LIKE "+args.add(escapeLike(q.Search)+"%"))
 	}
 	switch q.Filter {
 	case billing.FilterExpiring:
 		today := q.Now.UTC().Truncate(24 * time.Hour)
-		where = append(where, "pm.status = 'active' AND pm.expires_on BETWEEN "+arg(today)+" AND "+arg(today.Add(billing.ExpiringWithin)))
+		where = append(where, "pm.status = 'active' AND pm.expires_on BETWEEN "+args.add(today)+" AND "+args.add(today.Add(billing.ExpiringWithin)))
 	case billing.FilterDetached:
 		where = append(where, "pm.status = 'detached'")
 	case billing.FilterFailing:

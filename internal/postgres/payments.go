@@ -21,40 +21,45 @@ const paymentOrder = `coalesce(
 // paymentWhere is the WHERE clause of a payments query, built from the
 // filters it has: a generic plan of "($1 = ” OR status = $1)" could not
 // pick the index of the filter in use. args receives the values.
-func paymentWhere(q billing.PaymentQuery, args *[]any) string {
-	arg := func(v any) string {
-		*args = append(*args, v)
-		return "$" + strconv.Itoa(len(*args))
-	}
+func paymentWhere(q billing.PaymentQuery, args *queryArgs) string {
 	where := []string{"true"}
 	if q.Status != "" {
-		where = append(where, "ca.status = "+arg(q.Status))
+		where = append(where, "ca.status = "+args.add(q.Status))
 	}
 	if !q.From.IsZero() {
-		where = append(where, "ca.created_at >= "+arg(q.From))
+		where = append(where, "ca.created_at >= "+args.add(q.From))
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "ca.created_at < "+arg(q.Until))
+		where = append(where, "ca.created_at < "+args.add(q.Until))
 	}
 	if !q.Before.IsZero() {
-		where = append(where, "(ca.created_at, ca.id) < ("+arg(q.Before)+", "+arg(q.BeforeID)+")")
+		where = append(where, "(ca.created_at, ca.id) < ("+args.add(q.Before)+", "+args.add(q.BeforeID)+")")
 	}
 	return strings.Join(where, " AND ")
+}
+
+// queryArgs collects a query's values as its WHERE clause is built.
+type queryArgs []any
+
+// add appends v and returns its placeholder ("$3").
+func (a *queryArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
 }
 
 // ListPayments returns a page of charge attempts across customers, newest
 // first, with the card charged and the order, by keyset: each filter has an
 // index in this order (migration 013).
 func (db *DB) ListPayments(ctx context.Context, q billing.PaymentQuery) ([]billing.Payment, error) {
-	var args []any
+	var args queryArgs
 	where := paymentWhere(q, &args)
-	args = append(args, q.Limit)
+	limit := args.add(q.Limit)
 	rows, err := db.pool.Query(ctx, `SELECT `+chargeAttemptColumns+`,
 		pm.type, coalesce(pm.brand, ''), coalesce(pm.last4, ''), coalesce(pm.exp_month, 0), coalesce(pm.exp_year, 0), `+paymentOrder+
 		chargeAttemptFrom+`JOIN payment_methods pm ON pm.id = ca.payment_method_id
 		WHERE `+where+`
 		ORDER BY ca.created_at DESC, ca.id DESC
-		LIMIT $`+strconv.Itoa(len(args)), args...)
+		LIMIT `+limit, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
 	}
@@ -79,20 +84,16 @@ func (db *DB) ListPayments(ctx context.Context, q billing.PaymentQuery) ([]billi
 // rows a day of the range, not every attempt. The query's bounds are whole
 // days (UTC), as the filter offers.
 func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]billing.PaymentTotals, error) {
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args queryArgs
 	where := []string{"true"}
 	if q.Status != "" {
-		where = append(where, "status = "+arg(q.Status))
+		where = append(where, "status = "+args.add(q.Status))
 	}
 	if !q.From.IsZero() {
-		where = append(where, "day >= "+arg(q.From.UTC().Format(time.DateOnly))+"::date")
+		where = append(where, "day >= "+args.add(q.From.UTC().Format(time.DateOnly))+"::date")
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "day < "+arg(q.Until.UTC().Format(time.DateOnly))+"::date")
+		where = append(where, "day < "+args.add(q.Until.UTC().Format(time.DateOnly))+"::date")
 	}
 	rows, err := db.pool.Query(ctx, `
 		SELECT currency, status, sum(n)::bigint, sum(amount)::bigint, sum(refunded)::bigint, sum(refunded_n)::bigint

@@ -52,13 +52,13 @@ func (s *Server) accountSend(w http.ResponseWriter, r *http.Request) error {
 }
 
 type accountPage struct {
-	Token    string
-	Email    string
-	Expires  string
-	Cards    []accountCard
-	Default  string
-	Notice   string
-	Error    string
+	Token   string
+	Email   string
+	Expires string
+	Cards   []accountCard
+	Default string
+	Notice  string
+	Error   string
 	// NoDefault: the customer has no default card, so a card added now
 	// becomes it unless they say otherwise.
 	NoDefault bool

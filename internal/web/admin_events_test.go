@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,28 +17,13 @@ var eventRowPattern = regexp.MustCompile(`<tr data-event="(evt_[A-Za-z0-9_]+)" d
 
 type listedEvent struct{ id, state string }
 
-// eventPages walks the events list from query through its Older links.
+// eventPages walks the events list from query.
 func (h *harness) eventPages(query string) ([]listedEvent, response) {
 	h.t.Helper()
-	var (
-		list  []listedEvent
-		first response
-	)
-	for path := "/admin/events" + query; path != ""; {
-		page := h.admin(path, "admin", adminPassword)
-		if page.status != http.StatusOK {
-			h.t.Fatalf("%s: %d %s", path, page.status, page.body)
-		}
-		if first.status == 0 {
-			first = page
-		}
-		for _, m := range eventRowPattern.FindAllStringSubmatch(page.body, -1) {
-			list = append(list, listedEvent{m[1], m[2]})
-		}
-		path = ""
-		if m := olderPattern.FindStringSubmatch(page.body); m != nil {
-			path = html.UnescapeString(m[1])
-		}
+	rows, first := h.listPages("/admin/events"+query, eventRowPattern)
+	list := make([]listedEvent, len(rows))
+	for i, m := range rows {
+		list[i] = listedEvent{m[0], m[1]}
 	}
 	return list, first
 }

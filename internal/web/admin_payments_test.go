@@ -21,15 +21,16 @@ var (
 	olderPattern      = regexp.MustCompile(`<p class="pager"><a href="([^"]+)">Older</a>`)
 )
 
-// paymentPages walks the payments list from query through its Older links
-// and returns the attempt ids shown, in order, and the first page.
-func (h *harness) paymentPages(query string) ([]int64, response) {
+// listPages walks an admin list from path through its Older links and
+// returns the first submatch of rows on every page, in order, and the
+// first page.
+func (h *harness) listPages(path string, rows *regexp.Regexp) ([][]string, response) {
 	h.t.Helper()
 	var (
-		ids   []int64
+		found [][]string
 		first response
 	)
-	for path := "/admin/payments" + query; path != ""; {
+	for path != "" {
 		page := h.admin(path, "admin", adminPassword)
 		if page.status != http.StatusOK {
 			h.t.Fatalf("%s: %d %s", path, page.status, page.body)
@@ -37,14 +38,25 @@ func (h *harness) paymentPages(query string) ([]int64, response) {
 		if first.status == 0 {
 			first = page
 		}
-		for _, m := range attemptRowPattern.FindAllStringSubmatch(page.body, -1) {
-			id, _ := strconv.ParseInt(m[1], 10, 64)
-			ids = append(ids, id)
+		for _, m := range rows.FindAllStringSubmatch(page.body, -1) {
+			found = append(found, m[1:])
 		}
 		path = ""
 		if m := olderPattern.FindStringSubmatch(page.body); m != nil {
 			path = html.UnescapeString(m[1])
 		}
+	}
+	return found, first
+}
+
+// paymentPages walks the payments list from query and returns the attempt
+// ids shown, in order, and the first page.
+func (h *harness) paymentPages(query string) ([]int64, response) {
+	h.t.Helper()
+	rows, first := h.listPages("/admin/payments"+query, attemptRowPattern)
+	ids := make([]int64, len(rows))
+	for i, m := range rows {
+		ids[i], _ = strconv.ParseInt(m[0], 10, 64)
 	}
 	return ids, first
 }

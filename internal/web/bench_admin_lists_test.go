@@ -2,12 +2,8 @@ package web_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // seedPayments fills the store with n charge attempts over a year, straight
@@ -15,7 +11,7 @@ import (
 // three currencies, one in ten refunded in part.
 func seedPayments(b *testing.B, h *harness, n int) {
 	b.Helper()
-	_, err := h.db.Pool().Exec(context.Background(), strings.ReplaceAll(`
+	seed(b, h, n, `
 		INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status, failure_code,
 		                             payment_intent_id, created_at, recovered_at)
 		SELECT pm.customer_id, pm.id, 500 + i % 10000, (ARRAY['usd', 'eur', 'jpy'])[1 + i % 3], 'bench-attempt-key-' || i,
@@ -28,26 +24,20 @@ func seedPayments(b *testing.B, h *harness, n int) {
 		INSERT INTO charge_refunds (charge_attempt_id, payment_intent_id, amount, currency, status, refund_id)
 		SELECT id, payment_intent_id, 100, currency, 'succeeded', 're_bench' || id
 		FROM charge_attempts WHERE status = 'succeeded' AND id % 10 = 0;
-		ANALYZE;`, "$1", strconv.Itoa(n)), pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		b.Fatalf("seed: %v", err)
-	}
+		ANALYZE;`)
 }
 
 // seedEventLedger fills the ledger with n events: one in a hundred failed,
 // one in a thousand pending, of a dozen types.
 func seedEventLedger(b *testing.B, h *harness, n int) {
 	b.Helper()
-	_, err := h.db.Pool().Exec(context.Background(), strings.ReplaceAll(`
+	seed(b, h, n, `
 		INSERT INTO stripe_events (id, type, object_id, created_at, received_at, applied_at, attempts, last_error, payload)
 		SELECT 'evt_bench' || i, 'type_' || (i % 12) || '.event', 'pi_bench' || i, now() - (i || ' seconds')::interval,
 		       now() - (i || ' seconds')::interval,
 		       CASE WHEN i % 100 <> 0 AND i % 1000 <> 1 THEN now() END, 1, CASE WHEN i % 100 = 0 THEN 'failed' END, '{}'
 		FROM generate_series(1, $1::int) i;
-		ANALYZE;`, "$1", strconv.Itoa(n)), pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		b.Fatalf("seed: %v", err)
-	}
+		ANALYZE;`)
 }
 
 // BenchmarkAdminPayments measures the payments list, with the totals of its

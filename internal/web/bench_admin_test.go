@@ -17,9 +17,7 @@ import (
 // card in fifty detached and one in fifty with a declined charge.
 func seedPaymentMethods(b *testing.B, h *harness, n int) {
 	b.Helper()
-	ctx := context.Background()
-	// Simple protocol: several statements in one round trip.
-	_, err := h.db.Pool().Exec(ctx, strings.ReplaceAll(`
+	seed(b, h, n, `
 		INSERT INTO customers (email, stripe_customer_id)
 		SELECT 'user' || i || '@example.com', 'cus_seed' || i FROM generate_series(1, $1::int / 2) i;
 
@@ -35,8 +33,14 @@ func seedPaymentMethods(b *testing.B, h *harness, n int) {
 		INSERT INTO charge_attempts (customer_id, payment_method_id, amount, currency, idempotency_key, status, failure_code)
 		SELECT pm.customer_id, pm.id, 1099, 'usd', 'seed-key-' || pm.id, 'declined', 'card_declined'
 		FROM payment_methods pm WHERE pm.id LIKE 'pm_seed%' AND substr(pm.id, 8)::int % 50 = 25;
-		ANALYZE;`, "$1", strconv.Itoa(n)), pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
+		ANALYZE;`)
+}
+
+// seed runs statements that fill the store for a benchmark, with n for $1:
+// in one round trip, by the simple protocol.
+func seed(b *testing.B, h *harness, n int, sql string) {
+	b.Helper()
+	if _, err := h.db.Pool().Exec(context.Background(), strings.ReplaceAll(sql, "$1", strconv.Itoa(n)), pgx.QueryExecModeSimpleProtocol); err != nil {
 		b.Fatalf("seed: %v", err)
 	}
 }
