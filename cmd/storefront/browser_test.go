@@ -172,3 +172,12 @@ func TestBrowserSaveCardChargeAndRecover(t *testing.T) {
 		t.Errorf("admin sees the declined charge as %q, want recovered", status)
 	}
 }
+
+// adminAuth sends the admin's credentials with every request from now on.
+func adminAuth(t *testing.T, ctx context.Context, s localStore) {
+	t.Helper()
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+s.password))
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
+		t.Fatalf("set admin credentials: %v", err)
+	}
+}

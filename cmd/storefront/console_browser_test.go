@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -39,10 +37,7 @@ func TestBrowserConsoleOnEveryScreen(t *testing.T) {
 	visit("/cancel", `#main h1`, "the page of a checkout left")
 	visit("/no-such-page", `#main h1`, "the page not found")
 
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+s.password))
-	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
-		t.Fatalf("set admin credentials: %v", err)
-	}
+	adminAuth(t, ctx, s)
 	visit("/admin", `table`, "the saved cards")
 	jane := customerPage(t, ctx, s.baseURL, "jane@example.com")
 	visit(jane, `#cards`, "a customer's page")

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/storefront/storefront/internal/stripeemu"
@@ -158,10 +156,7 @@ func TestBrowserShopOrderChargeRefundAndRecovery(t *testing.T) {
 		t.Errorf("card to be charged %q", card)
 	}
 
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+s.password))
-	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
-		t.Fatalf("set admin credentials: %v", err)
-	}
+	adminAuth(t, ctx, s)
 	orderPage := s.baseURL + "/admin/orders/" + strings.TrimPrefix(number, "#")
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.baseURL+"/admin/orders"), chromedp.WaitVisible(`#orders`)); err != nil {
 		t.Fatalf("order list: %v", err)

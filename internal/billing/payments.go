@@ -101,11 +101,10 @@ func Day(t time.Time, until bool) string {
 	return t.UTC().Format(dayLayout)
 }
 
-// Payment is a charge attempt as the payments list shows it: with the card
-// it charged and, for an order's charge, the order.
+// Payment is a charge attempt as the payments list shows it: with, for an
+// order's charge, the order.
 type Payment struct {
 	ChargeAttempt
-	Card PaymentMethod
 	// OrderID is the order the charge was for; 0 for a charge of a bare amount.
 	OrderID int64
 }

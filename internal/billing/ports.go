@@ -105,7 +105,7 @@ type Store interface {
 	// CustomerChargeAttempts returns a customer's attempts, newest first.
 	CustomerChargeAttempts(ctx context.Context, customerID int64) ([]ChargeAttempt, error)
 	// ListPayments returns a page of charge attempts across customers, with
-	// their card and order, newest first (PaymentQuery).
+	// their order, newest first (PaymentQuery).
 	ListPayments(ctx context.Context, q PaymentQuery) ([]Payment, error)
 	// PaymentTotals sums the charge attempts a query selects (its cursor
 	// aside), one PaymentTotals per currency, sorted by currency.

@@ -133,14 +133,20 @@ func (s *Service) AddCard(ctx context.Context, h CardHolder, makesDefault bool, 
 // their default and next names another of their active cards, that card
 // becomes the default first, so that the customer is never left without
 // one in between; with next empty they are left with no default.
-func (s *Service) RemoveCard(ctx context.Context, h CardHolder, pmID, next string) error {
-	if pmID == h.Customer.DefaultPaymentMethodID && next != "" {
-		if next == pmID {
-			return Invalid("default", "Choose another card to charge instead of the one you remove.")
+func (s *Service) RemoveCard(ctx context.Context, customerID int64, pmID, next string) error {
+	if next != "" {
+		customer, err := s.store.Customer(ctx, customerID)
+		if err != nil {
+			return fmt.Errorf("remove card %s: %w", pmID, err)
 		}
-		if err := s.SetDefault(ctx, h.Customer.ID, next); err != nil {
-			return err
+		if customer.DefaultPaymentMethodID == pmID {
+			if next == pmID {
+				return Invalid("new_default", "Choose another card to be the default instead of the one removed.")
+			}
+			if err := s.SetDefault(ctx, customerID, next); err != nil {
+				return err
+			}
 		}
 	}
-	return s.Detach(ctx, h.Customer.ID, pmID)
+	return s.Detach(ctx, customerID, pmID)
 }

@@ -57,7 +57,6 @@ type accountPage struct {
 	Expires string
 	Cards   []accountCard
 	Default string
-	Notice  string
 	Error   string
 	// NoDefault: the customer has no default card, so a card added now
 	// becomes it unless they say otherwise.
@@ -70,10 +69,6 @@ type accountCard struct {
 	Name    string
 	Expires string
 	Default bool
-}
-
-func newAccountCard(pm billing.PaymentMethod, defaultID string) accountCard {
-	return accountCard{ID: pm.ID, Name: cardName(&pm), Expires: expiry(pm), Default: pm.ID == defaultID}
 }
 
 // cardHolder reads the manage link of the route; a link that cannot be used
@@ -97,94 +92,65 @@ func (s *Server) cardHolder(w http.ResponseWriter, r *http.Request) (h billing.C
 }
 
 // account is a customer's cards page, opened from the link we emailed them.
-// Back from Checkout (?session_id=), it records the card saved there first.
+// Checkout comes back to it with ?session_id= (or ?canceled=1): the card
+// saved there is recorded first, and the page shown again under its own
+// address, saying what became of it.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
-	notice, err := s.returnFromCheckout(r)
-	if err != nil {
-		return err
+	q := r.URL.Query()
+	if q.Has("session_id") || q.Has("canceled") {
+		message, err := s.returnFromCheckout(r)
+		if err != nil {
+			return err
+		}
+		return s.done(w, r, manageURL(chi.URLParam(r, "token")), message)
 	}
 	h, ok, err := s.cardHolder(w, r)
 	if !ok {
 		return err
 	}
-	q := r.URL.Query()
-	if card, found := h.Card(q.Get("card")); found && notice == "" {
-		notice = accountNotices(q.Get("done"), cardName(&card))
-	}
-	return s.renderAccount(w, r, http.StatusOK, h, notice, "")
+	return s.renderAccount(w, r, http.StatusOK, h, "")
 }
 
 // returnFromCheckout records the card of a setup session Checkout came back
 // from, as /success does, and says what became of it. Any session of this
 // store may be named, as on /success: it is recorded, never shown.
-func (s *Server) returnFromCheckout(r *http.Request) (string, error) {
-	q := r.URL.Query()
-	if q.Get("canceled") != "" {
-		return "No card was added.", nil
-	}
-	id := q.Get("session_id")
+func (s *Server) returnFromCheckout(r *http.Request) (flash, error) {
+	id := r.URL.Query().Get("session_id")
 	if id == "" {
-		return "", nil
+		return said("No card was added."), nil
 	}
 	result, err := s.svc.FinalizeSetup(r.Context(), id)
 	switch {
 	case errors.Is(err, billing.ErrNotFound):
-		return "", nil
+		return flash{}, nil
 	case err != nil:
-		return "", err
+		return flash{}, err
 	case result.Pending:
-		return "Your card is being confirmed by your bank; it will appear here in a moment.", nil
+		return said("Your card is being confirmed by your bank; it will appear here in a moment."), nil
 	case result.MadeDefault:
-		return cardName(&result.PaymentMethod) + " is saved, and is now the card we charge.", nil
+		return said(cardName(&result.PaymentMethod) + " is saved, and is now the card we charge."), nil
 	}
-	return cardName(&result.PaymentMethod) + " is saved.", nil
+	return said(cardName(&result.PaymentMethod) + " is saved."), nil
 }
 
-// accountNotices are what the cards page says after an action.
-func accountNotices(done, card string) string {
-	switch done {
-	case "removed":
-		return card + " was removed. It can no longer be charged."
-	case "default":
-		return card + " is now the card we charge."
-	}
-	return ""
-}
-
-func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, h billing.CardHolder, notice, message string) error {
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, h billing.CardHolder, message string) error {
 	p := accountPage{Token: chi.URLParam(r, "token"), Email: h.Customer.Email, Expires: when(h.LinkExpires),
-		Default: h.Customer.DefaultPaymentMethodID, Notice: notice, Error: message}
+		Default: h.Customer.DefaultPaymentMethodID, Error: message}
 	for _, pm := range h.Active() {
-		p.Cards = append(p.Cards, newAccountCard(pm, h.Customer.DefaultPaymentMethodID))
+		p.Cards = append(p.Cards, accountCard{ID: pm.ID, Name: cardName(&pm), Expires: expiry(pm), Default: pm.ID == p.Default})
 	}
 	_, hasDefault := h.Default()
 	p.NoDefault = !hasDefault
 	return s.render(w, r, status, "account", p)
 }
 
-// accountConfirmPage asks the customer to confirm a card action, saying
-// exactly what it does.
-type accountConfirmPage struct {
-	Token    string
-	Title    string
-	Question string
-	Detail   string
-	Action   string
-	Button   string
-	Danger   bool
-	Card     string
-	// Choices are the cards that may become the default instead of the one removed.
-	Choices []accountCard
-}
-
-// accountAction is a card action on the manage page: a post without
+// accountAction is a card action on the cards page: a post without
 // confirm=yes shows what it would do; with it, the action runs as the
 // customer (audit-logged) and the page says what was done.
 type accountAction struct {
-	// name is the route's last segment; done, the word the page is told afterwards.
-	name, done string
-	confirm    func(h billing.CardHolder, card billing.PaymentMethod) (accountConfirmPage, error)
-	run        func(s *Server, r *http.Request, h billing.CardHolder, card billing.PaymentMethod) error
+	name    string
+	confirm func(h billing.CardHolder, card billing.PaymentMethod) (confirmPage, error)
+	run     func(s *Server, r *http.Request, h billing.CardHolder, card billing.PaymentMethod) (flash, error)
 }
 
 func (s *Server) accountAction(a accountAction) handlerFunc {
@@ -193,94 +159,110 @@ func (s *Server) accountAction(a accountAction) handlerFunc {
 		if !ok {
 			return err
 		}
+		token := chi.URLParam(r, "token")
 		card, found := h.Card(r.PostFormValue("payment_method"))
 		if !found || card.Status != billing.PaymentMethodActive {
-			return s.renderAccount(w, r, http.StatusBadRequest, h, "", "Choose one of your saved cards.")
+			return s.renderAccount(w, r, http.StatusBadRequest, h, "Choose one of your saved cards.")
 		}
-		if r.PostFormValue("confirm") != "yes" {
+		if !confirmed(r) {
 			p, err := a.confirm(h, card)
 			if err != nil {
 				return s.accountError(w, r, h, err)
 			}
-			p.Token, p.Action, p.Card = chi.URLParam(r, "token"), a.name, card.ID
-			return s.render(w, r, http.StatusOK, "account_confirm", p)
+			p.Action, p.Back, p.BackLabel = manageURL(token)+"/"+a.name, manageURL(token), "Back to your cards"
+			p.Fields = map[string]string{"payment_method": card.ID}
+			return s.askToConfirm(w, r, p)
 		}
-		if err := a.run(s, r, h, card); err != nil {
+		message, err := a.run(s, s.asCustomer(r, h), h, card)
+		if err != nil {
 			return s.accountError(w, r, h, err)
 		}
-		http.Redirect(w, r, manageURL(chi.URLParam(r, "token"), "done", a.done, "card", card.ID), http.StatusSeeOther)
-		return nil
+		return s.done(w, r, manageURL(token), message)
 	}
 }
 
-// manageURL is the cards page of a manage link's token, with query pairs.
-func manageURL(token string, pairs ...string) string {
-	return pageURL(billing.ManageLinkPath+url.PathEscape(token), pairs...)
+// manageURL is the cards page of a manage link's token.
+func manageURL(token string) string {
+	return billing.ManageLinkPath + url.PathEscape(token)
 }
 
 // accountError shows the cards page again with a refusal; other errors are error pages.
 func (s *Server) accountError(w http.ResponseWriter, r *http.Request, h billing.CardHolder, err error) error {
 	var invalid *billing.InvalidError
 	if errors.As(err, &invalid) {
-		return s.renderAccount(w, r, http.StatusBadRequest, h, "", invalid.Message)
+		return s.renderAccount(w, r, http.StatusBadRequest, h, invalid.Message)
 	}
 	return err
 }
 
-// asCustomer is the request's context with the link's customer as the
-// actor, for the audit log.
+// asCustomer is the request with the link's customer as the actor of its
+// context, for the audit log; the page's layout still knows nobody signed in.
 func (s *Server) asCustomer(r *http.Request, h billing.CardHolder) *http.Request {
 	return r.WithContext(staff.WithActor(r.Context(), staff.CustomerActor(h.Customer.Email, s.clientAddr(r))))
 }
 
 var removeCardAction = accountAction{
-	name: "remove", done: "removed",
-	confirm: func(h billing.CardHolder, card billing.PaymentMethod) (accountConfirmPage, error) {
+	name: "remove",
+	confirm: func(h billing.CardHolder, card billing.PaymentMethod) (confirmPage, error) {
 		name := cardName(&card)
-		p := accountConfirmPage{Title: "Remove " + name + "?", Button: "Remove " + name, Danger: true,
+		p := confirmPage{Title: "Remove " + name + "?", Button: "Remove " + name, Danger: true,
 			Question: name + " will be removed from this store and from our payment provider, Stripe. It can no longer be charged."}
 		if card.ID != h.Customer.DefaultPaymentMethodID {
 			return p, nil
 		}
+		choice := &confirmChoice{Legend: "It is the card we charge. Which card should we charge instead?", Name: "new_default"}
 		for _, pm := range h.Active() {
 			if pm.ID != card.ID {
-				p.Choices = append(p.Choices, newAccountCard(pm, ""))
+				choice.Options = append(choice.Options, choiceOption{Value: pm.ID, Label: cardName(&pm) + expiresWords(pm), Checked: len(choice.Options) == 0})
 			}
 		}
-		if len(p.Choices) == 0 {
-			p.Detail = "It is the card we charge, and your only one: after removing it you will have no card saved for payments."
-		} else {
-			p.Detail = "It is the card we charge."
+		if len(choice.Options) == 0 {
+			p.Note = "It is the card we charge, and your only one: after removing it you will have no card saved for payments."
+			return p, nil
 		}
+		choice.Options = append(choice.Options, choiceOption{Value: noDefault, Label: "None for now"})
+		p.Choice = choice
 		return p, nil
 	},
-	run: func(s *Server, r *http.Request, h billing.CardHolder, card billing.PaymentMethod) error {
-		next := r.PostFormValue("next_default")
-		if next != "" {
-			if pm, ok := h.Card(next); !ok || pm.Status != billing.PaymentMethodActive {
-				return billing.Invalid("next_default", "Choose one of your saved cards to charge instead.")
-			}
+	run: func(s *Server, r *http.Request, h billing.CardHolder, card billing.PaymentMethod) (flash, error) {
+		message := cardName(&card) + " was removed. It can no longer be charged."
+		next := r.PostFormValue("new_default")
+		if next == noDefault || card.ID != h.Customer.DefaultPaymentMethodID {
+			next = ""
 		}
-		return s.svc.RemoveCard(s.asCustomer(r, h).Context(), h, card.ID, next)
+		if next != "" {
+			pm, ok := h.Card(next)
+			if !ok || pm.Status != billing.PaymentMethodActive || pm.ID == card.ID {
+				return flash{}, billing.Invalid("new_default", "Choose another of your saved cards to charge instead.")
+			}
+			message += " " + cardName(&pm) + " is now the card we charge."
+		}
+		if err := s.svc.RemoveCard(r.Context(), h.Customer.ID, card.ID, next); err != nil {
+			return flash{}, err
+		}
+		return said(message), nil
 	},
 }
 
 var defaultCardAction = accountAction{
-	name: "default", done: "default",
-	confirm: func(h billing.CardHolder, card billing.PaymentMethod) (accountConfirmPage, error) {
+	name: "default",
+	confirm: func(h billing.CardHolder, card billing.PaymentMethod) (confirmPage, error) {
 		name := cardName(&card)
 		if card.ID == h.Customer.DefaultPaymentMethodID {
-			return accountConfirmPage{}, billing.Invalid("payment_method", "%s is already the card we charge.", name)
+			return confirmPage{}, billing.Invalid("payment_method", "%s is already the card we charge.", name)
 		}
 		q := "We will charge " + name + " for your future payments"
 		if old, ok := h.Default(); ok {
 			q += " instead of " + cardName(&old)
 		}
-		return accountConfirmPage{Title: "Charge " + name + " from now on?", Button: "Make " + name + " my default card",
+		return confirmPage{Title: "Charge " + name + " from now on?", Button: "Make " + name + " my default card",
 			Question: q + ". Nothing is charged now."}, nil
 	},
-	run: func(s *Server, r *http.Request, h billing.CardHolder, card billing.PaymentMethod) error {
-		return s.svc.SetDefault(s.asCustomer(r, h).Context(), h.Customer.ID, card.ID)
+	run: func(s *Server, r *http.Request, h billing.CardHolder, card billing.PaymentMethod) (flash, error) {
+		if err := s.svc.SetDefault(r.Context(), h.Customer.ID, card.ID); err != nil {
+			return flash{}, err
+		}
+		return said(cardName(&card) + " is now the card we charge."), nil
 	},
 }
 
@@ -292,8 +274,7 @@ func (s *Server) accountAdd(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
-	token := chi.URLParam(r, "token")
-	url, err := s.svc.AddCard(r.Context(), h, r.PostFormValue("make_default") != "", billing.ManageLinkPath+token)
+	url, err := s.svc.AddCard(r.Context(), h, r.PostFormValue("make_default") != "", manageURL(chi.URLParam(r, "token")))
 	if err != nil {
 		return err
 	}

@@ -45,16 +45,25 @@ func (h *harness) customerOf(pm billing.PaymentMethod) billing.Customer {
 	return c
 }
 
-// cardAction posts a card action of the manage page, first without and then
-// with the confirmation, and returns both answers.
-func (h *harness) cardAction(link, action string, form url.Values) (confirm, done response) {
+// cardAction presses a card action's button on the cards page, as the
+// customer's browser (s) does: the confirmation, then, confirmed, the page
+// it returns to, with its message.
+func (h *harness) cardAction(s *shopper, link, action string, form url.Values) (confirm, done response) {
 	h.t.Helper()
-	confirm = h.post(link+"/"+action, form)
+	confirm = s.post(link+"/"+action, form)
 	if confirm.status != http.StatusOK {
 		return confirm, confirm
 	}
 	form.Set("confirm", "yes")
-	return confirm, h.post(link+"/"+action, form)
+	if done = s.post(link+"/"+action, form); done.status != http.StatusSeeOther {
+		return confirm, done
+	}
+	return confirm, s.get(done.location)
+}
+
+// flashSays tells whether a page shows the message an action left for it.
+func flashSays(page response, text string) bool {
+	return strings.Contains(page.body, `id="flash" role="status">`+text+`</p>`)
 }
 
 // TestSecondCardFromThePublicFormLeavesTheDefault: anyone may type a
@@ -75,9 +84,9 @@ func TestSecondCardFromThePublicFormLeavesTheDefault(t *testing.T) {
 		t.Errorf("the second card became Stripe's default")
 	}
 	// Nor does a card fill a default the customer left empty.
-	link := h.manageLink("keep@example.com")
+	link, browser := h.manageLink("keep@example.com"), h.newShopper()
 	for _, pm := range []billing.PaymentMethod{first, second} {
-		if _, done := h.cardAction(link, "remove", url.Values{"payment_method": {pm.ID}, "next_default": {""}}); done.status != http.StatusSeeOther {
+		if _, done := h.cardAction(browser, link, "remove", url.Values{"payment_method": {pm.ID}, "new_default": {"none"}}); done.status != http.StatusOK {
 			t.Fatalf("remove %s: %d %s", pm.ID, done.status, done.body)
 		}
 	}
@@ -138,34 +147,29 @@ func TestCustomerManagesCardsThroughTheEmailedLink(t *testing.T) {
 	}
 
 	// Make the Mastercard the default: confirmed, then done here and on Stripe.
-	confirm := h.post(link+"/default", url.Values{"payment_method": {master.ID}})
-	if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "We will charge Mastercard ···· 4444 for your future payments instead of Visa ···· 4242") {
+	browser := h.newShopper()
+	confirm, done := h.cardAction(browser, link, "default", url.Values{"payment_method": {master.ID}})
+	if !strings.Contains(confirm.body, `id="confirm-question">We will charge Mastercard ···· 4444 for your future payments instead of Visa ···· 4242. Nothing is charged now.</p>`) {
 		t.Errorf("the confirmation does not say what happens: %d %s", confirm.status, confirm.body)
 	}
-	if c := h.customerOf(visa); c.DefaultPaymentMethodID != visa.ID {
-		t.Errorf("the confirmation step changed the default")
+	if strings.Contains(confirm.body, "Audit log") {
+		t.Errorf("the customer's confirmation shows the admin's menu")
 	}
-	done := h.post(link+"/default", url.Values{"payment_method": {master.ID}, "confirm": {"yes"}})
-	if done.status != http.StatusSeeOther {
-		t.Fatalf("make default: %d %s", done.status, done.body)
-	}
-	if after := h.get(done.location); !strings.Contains(after.body, "Mastercard ···· 4444 is now the card we charge.") {
-		t.Errorf("no message after making the default: %s", after.body)
+	if !flashSays(done, "Mastercard ···· 4444 is now the card we charge.") {
+		t.Errorf("no message after making the default: %d %s", done.status, done.body)
 	}
 	if c := h.customerOf(visa); c.DefaultPaymentMethodID != master.ID || h.stripeDefault(c.StripeID) != master.ID {
 		t.Errorf("default %q here, %q on Stripe; want %s", c.DefaultPaymentMethodID, h.stripeDefault(c.StripeID), master.ID)
 	}
 
 	// Remove the default: the customer chooses which card is charged instead.
-	confirm, done = h.cardAction(link, "remove", url.Values{"payment_method": {master.ID}, "next_default": {visa.ID}})
+	confirm, done = h.cardAction(browser, link, "remove", url.Values{"payment_method": {master.ID}, "new_default": {visa.ID}})
 	if !strings.Contains(confirm.body, "Which card should we charge instead?") || !strings.Contains(confirm.body, `value="`+visa.ID+`" checked`) {
 		t.Errorf("removing the default does not ask which card is charged instead: %s", confirm.body)
 	}
-	if done.status != http.StatusSeeOther {
-		t.Fatalf("remove: %d %s", done.status, done.body)
-	}
-	if after := h.get(done.location); !strings.Contains(after.body, "Mastercard ···· 4444 was removed.") || strings.Contains(after.body, `data-payment-method="`+master.ID+`"`) {
-		t.Errorf("after removing: %s", after.body)
+	if !flashSays(done, "Mastercard ···· 4444 was removed. It can no longer be charged. Visa ···· 4242 is now the card we charge.") ||
+		strings.Contains(done.body, `data-payment-method="`+master.ID+`"`) {
+		t.Errorf("after removing: %s", done.body)
 	}
 	if pm := h.stripePaymentMethod(master.ID); pm.Customer != nil {
 		t.Errorf("the card is still attached on Stripe")
@@ -183,7 +187,7 @@ func TestCustomerManagesCardsThroughTheEmailedLink(t *testing.T) {
 	// Someone else's card, or a made-up one, is refused with nothing changed.
 	before := h.snapshot()
 	for _, pm := range []string{other.ID, "pm_nothing", ""} {
-		if _, res := h.cardAction(link, "remove", url.Values{"payment_method": {pm}}); res.status != http.StatusBadRequest ||
+		if _, res := h.cardAction(browser, link, "remove", url.Values{"payment_method": {pm}}); res.status != http.StatusBadRequest ||
 			!strings.Contains(res.body, "Choose one of your saved cards.") {
 			t.Errorf("remove %q: %d", pm, res.status)
 		}
@@ -202,9 +206,12 @@ func TestCustomerManagesCardsThroughTheEmailedLink(t *testing.T) {
 		t.Errorf("the session returns to %q for %v", s.SuccessURL, s.Customer)
 	}
 	h.completeWith(session, "378282246310005", "ann@example.com")
-	back := h.get(link + "?session_id=" + session)
-	if !strings.Contains(back.body, "American Express ···· 0005 is saved, and is now the card we charge.") {
-		t.Errorf("back from Checkout: %d %s", back.status, back.body)
+	back := browser.get(link + "?session_id=" + session)
+	if back.status != http.StatusSeeOther || back.location != link {
+		t.Fatalf("back from Checkout: %d %q", back.status, back.location)
+	}
+	if page := browser.get(back.location); !flashSays(page, "American Express ···· 0005 is saved, and is now the card we charge.") {
+		t.Errorf("back from Checkout: %d %s", page.status, page.body)
 	}
 	amex, err := h.db.SessionPaymentMethod(context.Background(), session)
 	if err != nil {
@@ -217,16 +224,16 @@ func TestCustomerManagesCardsThroughTheEmailedLink(t *testing.T) {
 	add = h.post(link+"/add", url.Values{})
 	session = add.location[strings.LastIndex(add.location, "/")+1:]
 	h.completeWith(session, "5555555555554444", "ann@example.com")
-	if back := h.get(link + "?session_id=" + session); !strings.Contains(back.body, "Mastercard ···· 4444 is saved.") {
-		t.Errorf("back from Checkout: %s", back.body)
+	if back := browser.get(link + "?session_id=" + session); !flashSays(browser.get(back.location), "Mastercard ···· 4444 is saved.") {
+		t.Errorf("back from Checkout without asking for the default: no message")
 	}
 	if c := h.customerOf(visa); c.DefaultPaymentMethodID != amex.ID {
 		t.Errorf("a card added without asking became the default")
 	}
 	if s := h.stripeSession(session); s.CancelURL != h.store.URL+link+"?canceled=1" {
 		t.Errorf("cancel_url %q", s.CancelURL)
-	} else if res := h.get(link + "?canceled=1"); !strings.Contains(res.body, "No card was added.") {
-		t.Errorf("back from Checkout without a card: %s", res.body)
+	} else if back := browser.get(link + "?canceled=1"); !flashSays(browser.get(back.location), "No card was added.") {
+		t.Errorf("back from Checkout without a card: no message")
 	}
 }
 

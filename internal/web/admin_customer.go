@@ -195,19 +195,20 @@ func expiresWords(pm billing.PaymentMethod) string {
 // without one by accident.
 func (s *Server) detach(r *http.Request, d billing.CustomerDetail, card billing.PaymentMethod) (flash, error) {
 	message := cardName(&card) + " is detached."
-	if next := r.PostFormValue("new_default"); card.ID == d.Customer.DefaultPaymentMethodID && next != "" && next != noDefault {
+	next := r.PostFormValue("new_default")
+	if next == noDefault || card.ID != d.Customer.DefaultPaymentMethodID {
+		next = ""
+	}
+	if next != "" {
 		replacement, err := customerCard(d, next)
 		if err != nil || replacement.ID == card.ID {
 			return flash{}, billing.Invalid("new_default", "Choose another of the customer's cards as the default.")
-		}
-		if err := s.svc.SetDefault(r.Context(), d.Customer.ID, replacement.ID); err != nil {
-			return flash{}, err
 		}
 		message += " " + cardName(&replacement) + " is now the default card."
 	} else if card.ID == d.Customer.DefaultPaymentMethodID {
 		message += " The customer has no default card now."
 	}
-	if err := s.svc.Detach(r.Context(), d.Customer.ID, card.ID); err != nil {
+	if err := s.svc.RemoveCard(r.Context(), d.Customer.ID, card.ID, next); err != nil {
 		return flash{}, err
 	}
 	return said(message), nil

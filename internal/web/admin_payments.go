@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/csv"
 	"net/http"
 	"strconv"
@@ -29,7 +30,7 @@ type paymentsPage struct {
 // once in Go (see adminRow).
 type paymentRow struct {
 	ID            int64
-	WhenISO, When string
+	CreatedAt     time.Time
 	CustomerID    int64
 	CustomerEmail string
 	Card          string
@@ -38,44 +39,30 @@ type paymentRow struct {
 	Refunded      string
 	OrderID       int64
 	Description   string
-	// Failure is Stripe's codes for a failed charge: "card_declined / insufficient_funds".
-	Failure         string
+	// Reason says why a charge failed, in words; Codes, Stripe's codes.
+	Reason, Codes   string
 	PaymentIntentID string
 }
 
 func newPaymentRow(p billing.Payment) paymentRow {
 	row := paymentRow{
 		ID:              p.ID,
-		WhenISO:         p.CreatedAt.UTC().Format(time.RFC3339),
-		When:            when(p.CreatedAt),
+		CreatedAt:       p.CreatedAt,
 		CustomerID:      p.CustomerID,
-		CustomerEmail:   p.CustomerEmail,
-		Card:            cardName(&p.Card),
+		CustomerEmail:   customerName(p.CustomerEmail),
+		Card:            attemptCard(p.ChargeAttempt),
 		Amount:          p.Money.Display(),
 		Status:          p.Status,
 		OrderID:         p.OrderID,
 		Description:     p.Description,
-		Failure:         failureCodes(p.ChargeAttempt),
-		PaymentIntentID: p.PaidPaymentIntentID(),
-	}
-	if row.CustomerEmail == "" {
-		row.CustomerEmail = "(no email)"
-	}
-	if row.PaymentIntentID == "" {
-		row.PaymentIntentID = p.PaymentIntentID
+		Reason:          p.FailureReason(),
+		Codes:           billing.DeclineCodes(p.FailureCode, p.DeclineCode),
+		PaymentIntentID: cmp.Or(p.PaidPaymentIntentID(), p.PaymentIntentID),
 	}
 	if p.Refunded > 0 {
 		row.Refunded = billing.Money{Amount: p.Refunded, Currency: p.Money.Currency}.Display()
 	}
 	return row
-}
-
-// failureCodes are Stripe's codes for a failed charge, as one line.
-func failureCodes(a billing.ChargeAttempt) string {
-	if a.DeclineCode != "" && a.DeclineCode != a.FailureCode {
-		return a.FailureCode + " / " + a.DeclineCode
-	}
-	return a.FailureCode
 }
 
 // paymentQuery reads the payments list's filter and cursor from the URL.
@@ -127,6 +114,15 @@ func (s *Server) adminPayments(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, "admin_payments", p)
 }
 
+// cardBrand is the brand of the card an attempt charged, as people name it;
+// "" for a card no longer on file.
+func cardBrand(a billing.ChargeAttempt) string {
+	if a.CardLast4 == "" {
+		return ""
+	}
+	return brandName(a.CardBrand, a.CardType)
+}
+
 // paymentCSVHeader names the export's columns.
 var paymentCSVHeader = []string{"id", "created_at", "customer_id", "customer_email", "order", "description",
 	"amount", "currency", "status", "refunded", "card_brand", "card_last4", "failure_code", "decline_code", "failure_message",
@@ -144,7 +140,7 @@ func paymentCSVRecord(p billing.Payment) []string {
 		p.CustomerEmail, order, p.Description,
 		p.Money.Decimal(), strings.ToUpper(p.Money.Currency), p.Status,
 		billing.Money{Amount: p.Refunded, Currency: p.Money.Currency}.Decimal(),
-		brandName(p.Card.Brand, p.Card.Type), p.Card.Last4, p.FailureCode, p.DeclineCode, p.FailureMessage,
+		cardBrand(p.ChargeAttempt), p.CardLast4, p.FailureCode, p.DeclineCode, p.FailureMessage,
 		recoveredAt, p.PaymentMethodID, p.PaymentIntentID, p.RecoveredPaymentIntentID, p.StripeCustomerID}
 	for i, cell := range record {
 		record[i] = inertCell(cell)

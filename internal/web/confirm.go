@@ -4,8 +4,8 @@ import (
 	"net/http"
 )
 
-// confirmPage asks staff to confirm a money or card action, naming exactly
-// what it does; the confirmed post carries confirm=yes and Fields.
+// confirmPage asks staff, or a customer on their cards page, to confirm a
+// money or card action, naming exactly what it does; the confirmed post carries confirm=yes and Fields.
 type confirmPage struct {
 	Title    string
 	Question string
@@ -38,10 +38,10 @@ type choiceOption struct {
 // an action only shows its confirmation.
 func confirmed(r *http.Request) bool { return r.PostFormValue("confirm") == "yes" }
 
-// askToConfirm shows the confirmation of an action.
+// askToConfirm shows the confirmation of an action, staff's or a customer's.
 func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, p confirmPage) error {
 	w.Header().Set("Cache-Control", "no-store")
-	return s.render(w, r, http.StatusOK, "admin_confirm", p)
+	return s.render(w, r, http.StatusOK, "confirm", p)
 }
 
 // done ends an action: its message for the page it returns to, and the

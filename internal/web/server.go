@@ -88,8 +88,8 @@ type Server struct {
 // start so a missing or broken one stops the server before it serves.
 var pageNames = []string{"storefront", "success", "processing", "cancel", "error", "pay",
 	"admin", "admin_customer", "admin_charge", "admin_outbox", "admin_login", "admin_audit",
-	"cart", "order", "admin_orders", "admin_order", "admin_confirm", "admin_products", "admin_product",
-	"admin_payments", "admin_events", "account_request", "account", "account_confirm"}
+	"cart", "order", "admin_orders", "admin_order", "confirm", "admin_products", "admin_product",
+	"admin_payments", "admin_events", "account_request", "account"}
 
 // NewServer parses the templates and returns a Server.
 func NewServer(opts Options) (*Server, error) {
