@@ -180,15 +180,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		listener.Close()
 		return err
 	}
-	// Cancelled last, after the jobs have stopped: River's UI runs on it.
-	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopUI()
-	runner, jobsUI, err := newJobs(uiCtx, cfg, db, svc, log)
+	shopSvc, err := newShop(ctx, cfg, db, svc, log)
 	if err != nil {
 		listener.Close()
 		return err
 	}
-	shopSvc, err := newShop(ctx, cfg, db, svc, log)
+	// Cancelled last, after the jobs have stopped: River's UI runs on it.
+	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopUI()
+	runner, jobsUI, err := newJobs(uiCtx, cfg, db, svc, shopSvc, log)
 	if err != nil {
 		listener.Close()
 		return err
@@ -395,7 +395,7 @@ func newShop(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billi
 
 // newJobs builds the background jobs' runner (started by the caller when
 // this process runs workers) and River's UI for the admin.
-func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billing.Service, log *slog.Logger) (*jobs.Runner, http.Handler, error) {
+func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billing.Service, shopSvc *shop.Service, log *slog.Logger) (*jobs.Runner, http.Handler, error) {
 	var mailer billing.Mailer
 	if cfg.SMTPURL != "" {
 		m, err := newMailer(cfg)
@@ -407,6 +407,7 @@ func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billi
 	host, _ := os.Hostname()
 	runner, err := jobs.New(db.Pool(), jobs.Options{
 		Service:      svc,
+		Shop:         shopSvc,
 		Mailer:       mailer,
 		EmailBackoff: jobs.Backoff{Min: cfg.EmailRetryMin, Max: cfg.EmailRetryMax},
 		JobTimeout:   cfg.JobTimeout,
