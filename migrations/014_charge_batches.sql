@@ -13,17 +13,16 @@ CREATE TABLE charge_batches (
     created_at    timestamptz NOT NULL DEFAULT now()
 );
 
--- The orders of a batch, each with what its job made of it: NULL while
--- left to do, then charged, failed (declined: the order's recovery path
--- follows) or skipped (no longer chargeable, or its outcome still unknown
--- when the job gave up; note says which).
+-- The orders of a batch. What became of each is its order's status (paid,
+-- payment_failed, ...), so charged and failed are counted from the orders,
+-- with no write per order; only an order its job skipped is marked here (no
+-- longer chargeable by the time the job ran, or its outcome still unknown
+-- when the job gave up), with why.
 CREATE TABLE charge_batch_orders (
-    batch_id    bigint NOT NULL REFERENCES charge_batches (id),
-    order_id    bigint NOT NULL REFERENCES orders (id),
-    outcome     text CHECK (outcome IN ('charged', 'failed', 'skipped')),
-    note        text NOT NULL DEFAULT '',
-    finished_at timestamptz,
-    PRIMARY KEY (batch_id, order_id),
-    CHECK ((outcome IS NULL) = (finished_at IS NULL))
+    batch_id   bigint NOT NULL REFERENCES charge_batches (id),
+    order_id   bigint NOT NULL REFERENCES orders (id),
+    skipped_at timestamptz,
+    note       text NOT NULL DEFAULT '',
+    PRIMARY KEY (batch_id, order_id)
 );
 CREATE INDEX charge_batch_orders_order_idx ON charge_batch_orders (order_id);

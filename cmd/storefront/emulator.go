@@ -24,6 +24,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 	webhookSecret := flags.String("webhook-secret", "", "sign deliveries with this whsec_ secret (required with -webhook-url)")
 	secretKey := flags.String("secret-key", "", "accept only this sk_test_ key (default: any test key; set one when others can reach -host)")
 	rateLimit := flags.Int("rate-limit", 0, "answer API requests over this many a second with Stripe's 429 rate_limit, as Stripe does (25 in test mode, 100 live); 0: no limit")
+	deliveryDelay := flags.Duration("delivery-delay", 0, "hold each event's first webhook delivery back this long, as Stripe's come some time after the answer (default: at once)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -45,6 +46,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 		SecretKey:     *secretKey,
 		Logger:        log,
 		RateLimit:     float64(*rateLimit),
+		DeliveryDelay: *deliveryDelay,
 	})
 	defer emu.Close()
 	server := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 10 * time.Second}

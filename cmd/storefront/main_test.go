@@ -89,7 +89,7 @@ func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func mustDo(t *testing.T, req *http.Request) (*http.Response, string) {
+func mustDo(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	res, err := noRedirects.Do(req)
 	if err != nil {
@@ -100,14 +100,14 @@ func mustDo(t *testing.T, req *http.Request) (*http.Response, string) {
 	return res, string(body)
 }
 
-func postForm(t *testing.T, target string, form url.Values) (*http.Response, string) {
+func postForm(t testing.TB, target string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return mustDo(t, req)
 }
 
-func get(t *testing.T, target string) (*http.Response, string) {
+func get(t testing.TB, target string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, target, nil)
 	return mustDo(t, req)

@@ -147,11 +147,15 @@ func (db *DB) enqueueCharges(ctx context.Context, tx pgx.Tx, batchID int64, orde
 	return enqueued, err
 }
 
+// chargeBatchColumns count a batch's orders by their status: paid (or
+// refunded since) is charged, payment_failed failed, one its job skipped
+// and not paid or failed since is skipped, the rest is left.
 const chargeBatchColumns = `b.id, b.key, b.actor, b.actor_address, b.actor_via, coalesce(b.staff_user_id, 0), b.created_at,
-	count(bo.order_id), count(*) FILTER (WHERE bo.outcome = 'charged'), count(*) FILTER (WHERE bo.outcome = 'failed'),
-	count(*) FILTER (WHERE bo.outcome = 'skipped')`
+	count(bo.order_id), count(*) FILTER (WHERE o.status IN ('paid', 'partially_refunded', 'refunded')),
+	count(*) FILTER (WHERE o.status = 'payment_failed'),
+	count(*) FILTER (WHERE bo.skipped_at IS NOT NULL AND o.status NOT IN ('paid', 'partially_refunded', 'refunded', 'payment_failed'))`
 
-const chargeBatchFrom = ` FROM charge_batches b LEFT JOIN charge_batch_orders bo ON bo.batch_id = b.id `
+const chargeBatchFrom = ` FROM charge_batches b LEFT JOIN charge_batch_orders bo ON bo.batch_id = b.id LEFT JOIN orders o ON o.id = bo.order_id `
 
 // chargeBatches reads batches with their progress and totals.
 func (db *DB) chargeBatches(ctx context.Context, where string, args ...any) ([]shop.ChargeBatch, error) {
@@ -237,13 +241,13 @@ func (db *DB) BatchActor(ctx context.Context, batchID int64) (staff.Actor, error
 	return a, nil
 }
 
-// FinishBatchOrder records what a batch's job made of an order; the first
-// record stands.
-func (db *DB) FinishBatchOrder(ctx context.Context, batchID, orderID int64, outcome shop.BatchOutcome, note string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE charge_batch_orders SET outcome = $3, note = $4, finished_at = now()
-		WHERE batch_id = $1 AND order_id = $2 AND outcome IS NULL`, batchID, orderID, outcome, note)
+// SkipBatchOrder marks an order its batch's job skipped, saying why; the
+// first mark stands.
+func (db *DB) SkipBatchOrder(ctx context.Context, batchID, orderID int64, note string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE charge_batch_orders SET skipped_at = now(), note = $3
+		WHERE batch_id = $1 AND order_id = $2 AND skipped_at IS NULL`, batchID, orderID, note)
 	if err != nil {
-		return fmt.Errorf("finish order %d of charge batch %d: %w", orderID, batchID, err)
+		return fmt.Errorf("skip order %d of charge batch %d: %w", orderID, batchID, err)
 	}
 	return nil
 }

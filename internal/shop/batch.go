@@ -37,7 +37,7 @@ const ChargeJobMaxAttempts = 30
 // BatchOutcome is what a batch's job made of one order.
 type BatchOutcome string
 
-// Batch outcomes; an order without one is left to do.
+// Batch outcomes, as a batch counts its orders; the rest are left to do.
 const (
 	BatchCharged BatchOutcome = "charged"
 	// BatchFailed: declined, or authentication needed; the order's
@@ -298,9 +298,9 @@ var ErrOutcomeUnknown = errors.New("the charge's outcome is not known yet")
 // ChargeBatchOrder is one job of a batch: it charges the order in the name
 // of whoever started the batch, once. A charge left in flight, by a crash
 // of this job's last run or a 429 or timeout, is sent again with its key
-// (RetryOrderCharge); a paid order is done. What became of the order is
-// recorded on the batch. An error means the outcome is unknown and the job
-// should run again; lastTry records it as skipped instead.
+// (RetryOrderCharge); a paid order is done. The batch counts the order by
+// its status; one skipped is marked so, with why. An error means the
+// outcome is unknown and the job should run again; lastTry skips it instead.
 func (s *Service) ChargeBatchOrder(ctx context.Context, batchID, orderID int64, lastTry bool) (BatchOutcome, error) {
 	actor, err := s.store.BatchActor(ctx, batchID)
 	if err != nil {
@@ -320,7 +320,10 @@ func (s *Service) ChargeBatchOrder(ctx context.Context, batchID, orderID int64, 
 		}
 		outcome, note = BatchSkipped, "Its outcome is still unknown after every try; Retry it from the order's page. ("+err.Error()+")"
 	}
-	if err := s.store.FinishBatchOrder(context.WithoutCancel(ctx), batchID, orderID, outcome, note); err != nil {
+	if outcome != BatchSkipped {
+		return outcome, nil // the order's status says it
+	}
+	if err := s.store.SkipBatchOrder(context.WithoutCancel(ctx), batchID, orderID, note); err != nil {
 		return outcome, fmt.Errorf("charge batch %d: %w", batchID, err)
 	}
 	return outcome, nil

@@ -282,8 +282,9 @@ type Store interface {
 	ChargeBatches(ctx context.Context, limit int) ([]ChargeBatch, error)
 	// BatchActor returns who started a batch.
 	BatchActor(ctx context.Context, batchID int64) (staff.Actor, error)
-	// FinishBatchOrder records what a batch's job made of an order, once.
-	FinishBatchOrder(ctx context.Context, batchID, orderID int64, outcome BatchOutcome, note string) error
+	// SkipBatchOrder marks an order its batch's job skipped, with why;
+	// charged and failed orders are counted from their status.
+	SkipBatchOrder(ctx context.Context, batchID, orderID int64, note string) error
 
 	// Secret returns the named shared secret, creating it on first use.
 	Secret(ctx context.Context, name string) ([]byte, error)

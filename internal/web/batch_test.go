@@ -16,6 +16,7 @@ import (
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/jobs"
+	"github.com/storefront/storefront/internal/postgres/postgrestest"
 	"github.com/storefront/storefront/internal/shop"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
@@ -25,30 +26,7 @@ import (
 // of many without a checkout each.
 func (h *harness) cloneOrder(o shop.Order, n int) []int64 {
 	h.t.Helper()
-	rows, err := h.db.Pool().Query(context.Background(), `
-		WITH made AS (
-			INSERT INTO orders (email, customer_id, status, currency, total, checkout_key, payment_method_id, placed_at)
-			SELECT email, customer_id, 'placed', currency, total, checkout_key || '-' || g, payment_method_id, now()
-			FROM orders, generate_series(1, $2) g WHERE id = $1 RETURNING id),
-		lines AS (
-			INSERT INTO order_lines (order_id, position, product_id, name, unit_amount, quantity)
-			SELECT made.id, l.position, l.product_id, l.name, l.unit_amount, l.quantity FROM made, order_lines l WHERE l.order_id = $1)
-		SELECT id FROM made ORDER BY id`, o.ID, n)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			h.t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
-	}
-	return ids
+	return postgrestest.ClonePlacedOrder(h.t, h.db, o.ID, n)
 }
 
 // startChargeWorkers runs the background jobs, batch charges included,
@@ -391,5 +369,47 @@ func TestA429LeavesNoOrderFailed(t *testing.T) {
 	})
 	if len(list.Data) != len(ids) {
 		t.Errorf("%d PaymentIntents for %d orders", len(list.Data), len(ids))
+	}
+}
+
+// TestABatchSkipsWhatItCannotCharge: an order canceled after its batch
+// started is skipped, saying why; one whose outcome stays unknown (Stripe
+// down) is retried, and skipped at the job's last try, left charging for
+// Retry on its page. Neither is charged.
+func TestABatchSkipsWhatItCannotCharge(t *testing.T) {
+	h := newHarness(t)
+	o := h.placeOrder(h.catalog()["T-shirt"], "1", "ann@example.com", "4242424242424242")
+	ids := append([]int64{o.ID}, h.cloneOrder(o, 1)...)
+	id := batchID(t, h.adminPost("/admin/orders/charge", confirmed(t, h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}}).body)))
+	if _, err := h.shop.CancelOrder(context.Background(), staffActor(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if outcome, err := h.shop.ChargeBatchOrder(ctx, id, ids[0], false); err != nil || outcome != shop.BatchSkipped {
+		t.Errorf("the canceled order: %s, %v; want skipped", outcome, err)
+	}
+	h.stripe.down.Store(true)
+	if _, err := h.shop.ChargeBatchOrder(ctx, id, ids[1], false); err == nil {
+		t.Error("a charge Stripe never answered was taken as done")
+	}
+	if outcome, err := h.shop.ChargeBatchOrder(ctx, id, ids[1], true); err != nil || outcome != shop.BatchSkipped {
+		t.Errorf("the last try of a charge Stripe never answers: %s, %v; want skipped", outcome, err)
+	}
+	h.stripe.down.Store(false)
+	if b := h.batch(id); b.Skipped != 2 || b.Left() != 0 || b.Charged != 0 {
+		t.Errorf("batch: %d charged, %d skipped, %d left; want 0, 2, 0", b.Charged, b.Skipped, b.Left())
+	}
+	var notes string
+	if err := h.db.Pool().QueryRow(ctx, `SELECT string_agg(note, ' | ' ORDER BY order_id) FROM charge_batch_orders`).Scan(&notes); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(notes, "canceled and cannot be charged") || !strings.Contains(notes, "Retry it from the order's page") {
+		t.Errorf("the skips do not say why: %s", notes)
+	}
+	if got := h.orderByID(ids[1]).Status; got != shop.Charging {
+		t.Errorf("the order whose outcome is unknown is %s, want charging", got)
+	}
+	if n := h.stripeCount("/v1/payment_intents"); n != 0 {
+		t.Errorf("%d PaymentIntents", n)
 	}
 }
