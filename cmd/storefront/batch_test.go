@@ -174,21 +174,55 @@ func (r *batchRun) placeOrder() int64 {
 }
 
 // chargeAll is the operator's `storefront orders charge --status placed
-// --yes`; it returns the batch's id.
-func (r *batchRun) chargeAll() int64 {
+// --yes --wait`, in a process of its own that outlives the store's kill:
+// it returns the batch's id once started, and a channel that gets the
+// command's output once it exits, when every order is done.
+func (r *batchRun) chargeAll() (int64, <-chan string) {
 	r.tb.Helper()
-	cmd := exec.Command(r.bin, "orders", "charge", "--status", "placed", "--yes")
+	cmd := exec.Command(r.bin, "orders", "charge", "--status", "placed", "--yes", "--wait")
 	cmd.Dir = r.tb.TempDir()
 	for k, v := range r.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	out, err := cmd.CombinedOutput()
-	m := regexp.MustCompile(`batch #(\d+): (\d+) orders`).FindSubmatch(out)
-	if err != nil || m == nil || string(m[2]) != strconv.Itoa(r.orders) {
-		r.tb.Fatalf("orders charge: %v\n%s", err, out)
+	out := &testkit.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		r.tb.Fatal(err)
 	}
-	id, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return id
+	done := make(chan string, 1)
+	go func() {
+		err := cmd.Wait()
+		done <- fmt.Sprintf("%s(exit: %v)", out, err)
+	}()
+	r.tb.Cleanup(func() { _ = cmd.Process.Kill() })
+	started := regexp.MustCompile(`batch #(\d+): (\d+) orders`)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if m := started.FindStringSubmatch(out.String()); m != nil {
+			if m[2] != strconv.Itoa(r.orders) {
+				r.tb.Fatalf("orders charge started a batch of %s orders, want %d:\n%s", m[2], r.orders, out)
+			}
+			id, _ := strconv.ParseInt(m[1], 10, 64)
+			return id, done
+		}
+		if time.Now().After(deadline) {
+			r.tb.Fatalf("orders charge started no batch:\n%s", out)
+		}
+	}
+}
+
+// finished waits for `orders charge --wait` to exit and checks it followed
+// the batch to its end.
+func (r *batchRun) finished(batch int64, done <-chan string) {
+	r.tb.Helper()
+	select {
+	case out := <-done:
+		last := fmt.Sprintf("batch #%d: %d charged, 0 failed, 0 skipped, 0 left\n(exit: <nil>)", batch, r.orders)
+		if !strings.HasSuffix(out, last) {
+			r.tb.Errorf("orders charge --wait ended with:\n%s\nwant it to end with %q", out, last)
+		}
+	case <-time.After(5 * time.Minute):
+		r.tb.Fatalf("orders charge --wait did not end:\n%s", r.store().logs)
+	}
 }
 
 // progress counts the batch's orders as the order list does.
@@ -281,7 +315,7 @@ func (r *batchRun) check(batch int64) (tooMany int) {
 // none failed by a 429.
 func TestABatchSurvivesKill9(t *testing.T) {
 	r := newBatchRun(t, 20, 50)
-	batch := r.chargeAll()
+	batch, done := r.chargeAll()
 	r.waitUntil(batch, "a third is charged", time.Minute, func(charged, _ int) bool { return charged >= 15 })
 	r.store().kill()
 	if _, _, _, left := r.progress(batch); left == 0 {
@@ -289,8 +323,9 @@ func TestABatchSurvivesKill9(t *testing.T) {
 	}
 	r.start()
 	// The killed process's running jobs go back to the queue once they are
-	// twice JOB_TIMEOUT old and the new process leads (River's rescuer).
-	r.waitUntil(batch, "every order is done", 3*time.Minute, func(_, left int) bool { return left == 0 })
+	// twice JOB_TIMEOUT old and the new process leads (River's rescuer);
+	// the command following the batch sees it to its end.
+	r.finished(batch, done)
 	r.check(batch)
 	var rescued, resent int
 	if err := r.db.Pool().QueryRow(context.Background(), `SELECT
@@ -323,7 +358,7 @@ func BenchmarkBatchCharge(b *testing.B) {
 			r := newBatchRun(b, rate, orders)
 			b.ResetTimer()
 			s0, p0 := r.cpu(b)
-			batch := r.chargeAll()
+			batch, done := r.chargeAll()
 			if kill {
 				r.waitUntil(batch, "half is charged", time.Hour, func(charged, _ int) bool { return charged >= orders/2 })
 				r.store().kill()
@@ -331,6 +366,7 @@ func BenchmarkBatchCharge(b *testing.B) {
 			}
 			r.waitUntil(batch, "every order is done", time.Hour, func(_, left int) bool { return left == 0 })
 			b.StopTimer()
+			r.finished(batch, done)
 			s1, p1 := r.cpu(b)
 			var seconds float64
 			if err := r.db.Pool().QueryRow(context.Background(), `SELECT extract(epoch FROM max(o.paid_at) - b.created_at)::float8
