@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/postgres/postgrestest"
 	"github.com/storefront/storefront/internal/testkit"
 )
@@ -31,6 +32,7 @@ type localStore struct {
 	password string
 	stdout   *testkit.SyncBuffer
 	logs     *testkit.SyncBuffer
+	db       *postgres.DB
 }
 
 func startLocalStore(t *testing.T) localStore {
@@ -41,7 +43,7 @@ func startLocalStore(t *testing.T) localStore {
 // startLocalStoreWith is startLocalStore with more environment variables.
 func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 	t.Helper()
-	_, dbURL := pg.NewDBWithURL(t)
+	db, dbURL := pg.NewDBWithURL(t)
 	port := testkit.FreePort(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "PORT": fmt.Sprint(port)}
 	maps.Copy(env, extra)
@@ -62,7 +64,7 @@ func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 			t.Error("serve did not shut down within 30s")
 		}
 	})
-	s := localStore{baseURL: "http://localhost:" + env["PORT"], stdout: stdout, logs: logs}
+	s := localStore{baseURL: "http://localhost:" + env["PORT"], stdout: stdout, logs: logs, db: db}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if res, err := http.Get(s.baseURL + "/healthz"); err == nil {
