@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/storefront/storefront/internal/billing"
@@ -61,17 +59,8 @@ func runOrders(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("orders charge: %w", err)
 	}
 	fmt.Fprintf(stdout, "%d placed orders (up to #%d), %s in all, each to the card saved with it.\n", p.Count, p.Selection.Through, p.Total())
-	if !*yes {
-		fmt.Fprint(stdout, "Type yes to charge them: ")
-		answer := ""
-		if stdin != nil {
-			line, _ := bufio.NewReader(stdin).ReadString('\n')
-			answer = strings.TrimSpace(line)
-		}
-		if answer != "yes" {
-			fmt.Fprintln(stdout)
-			return errors.New("orders charge: not confirmed; nothing was charged")
-		}
+	if !*yes && !askYes(stdin, stdout, "Type yes to charge them: ") {
+		return errors.New("orders charge: not confirmed; nothing was charged")
 	}
 	b, err := shopSvc.StartBatch(ctx, cliActor(), p.Selection, p.Fingerprint(), billing.NewIdempotencyKey())
 	if err != nil {
