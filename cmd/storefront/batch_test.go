@@ -39,10 +39,11 @@ type emulatorProcess struct {
 func startEmulatorProcess(tb testing.TB, bin string, rateLimit int, webhookURL string) *emulatorProcess {
 	tb.Helper()
 	port := testkit.FreePort(tb)
-	// Stripe's events come some time after its answer; one at once would
-	// usually beat the answer to the store and cost a read-back.
+	// Stripe's events come some time after its answer (one at once would
+	// usually beat the answer to the store and cost a read-back), and an
+	// endpoint gets the types it is registered for: the store's.
 	cmd := exec.Command(bin, "emulator", "-port", strconv.Itoa(port), "-rate-limit", strconv.Itoa(rateLimit),
-		"-webhook-url", webhookURL, "-webhook-secret", batchWebhookSecret, "-delivery-delay", "2s")
+		"-webhook-url", webhookURL, "-webhook-secret", batchWebhookSecret, "-delivery-delay", "2s", "-enabled-events", "store")
 	cmd.Dir = tb.TempDir()
 	e := &emulatorProcess{url: fmt.Sprintf("http://localhost:%d", port), cmd: cmd, logs: &testkit.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = e.logs, e.logs

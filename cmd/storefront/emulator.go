@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/stripeemu"
 )
 
@@ -25,6 +27,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 	secretKey := flags.String("secret-key", "", "accept only this sk_test_ key (default: any test key; set one when others can reach -host)")
 	rateLimit := flags.Int("rate-limit", 0, "answer API requests over this many a second with Stripe's 429 rate_limit, as Stripe does (25 in test mode, 100 live); 0: no limit")
 	deliveryDelay := flags.Duration("delivery-delay", 0, "hold each event's first webhook delivery back this long, as Stripe's come some time after the answer (default: at once)")
+	enabledEvents := flags.String("enabled-events", "", "deliver only these event types (comma-separated), as a Stripe endpoint's enabled events; \"store\": the types the store handles (default: all)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +36,14 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 	}
 	if *webhookURL != "" && *webhookSecret == "" {
 		return errors.New("emulator: -webhook-secret is required with -webhook-url")
+	}
+	var enabled []string
+	switch *enabledEvents {
+	case "":
+	case "store":
+		enabled = billing.HandledEventTypes()
+	default:
+		enabled = strings.Split(*enabledEvents, ",")
 	}
 	listener, err := net.Listen("tcp", net.JoinHostPort(*host, fmt.Sprint(*port)))
 	if err != nil {
@@ -47,6 +58,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer, log *slog
 		Logger:        log,
 		RateLimit:     float64(*rateLimit),
 		DeliveryDelay: *deliveryDelay,
+		EnabledEvents: enabled,
 	})
 	defer emu.Close()
 	server := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 10 * time.Second}

@@ -68,6 +68,9 @@ type Options struct {
 	WebhookURL string
 	// WebhookSecret ("whsec_...") signs deliveries as Stripe does.
 	WebhookSecret string
+	// EnabledEvents, when not nil, are the event types the endpoint takes,
+	// as a Stripe endpoint's enabled_events; others are listed, not sent.
+	EnabledEvents []string
 	// RetryBase is the first retry delay (default 5 minutes), doubled per attempt
 	// and capped at RetryMax (default 12h): Stripe's shape, hours apart for ~3 days.
 	RetryBase time.Duration
