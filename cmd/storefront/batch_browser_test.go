@@ -21,8 +21,8 @@ func TestBrowserChargeAllPlacedOrders(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
-	first := placeOrderInBrowser(t, ctx, s.baseURL, axe, map[string]string{"T-shirt": "2"}, "jane@example.com", "4242 4242 4242 4242")
-	placeOrderInBrowser(t, ctx, s.baseURL, axe, map[string]string{"Mug": "1"}, "max@example.com", "5555 5555 5555 4444")
+	first := placeOrderInBrowser(t, ctx, s.baseURL, axe, [][2]string{{"T-shirt", "2"}}, "jane@example.com", "4242 4242 4242 4242")
+	placeOrderInBrowser(t, ctx, s.baseURL, axe, [][2]string{{"Mug", "1"}}, "max@example.com", "5555 5555 5555 4444")
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+s.password))
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
 		t.Fatalf("set admin credentials: %v", err)
@@ -42,24 +42,15 @@ func TestBrowserChargeAllPlacedOrders(t *testing.T) {
 	if q := mustText(t, ctx, `#confirm-question`); !strings.Contains(q, "1 order, $21.98 in all") {
 		t.Errorf("the selection's confirmation asks %q", q)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Click(`//a[contains(., "Back to the orders")]`),
-		chromedp.WaitVisible(`#charge-all`),
-	)
-	if err != nil {
+	if back := mustText(t, ctx, `#confirm-back`); back != "Back to the orders, without doing anything" {
+		t.Errorf("the way back reads %q", back)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`#confirm-back`), chromedp.WaitVisible(`#charge-all`)); err != nil {
 		t.Fatalf("back to the list: %v", err)
 	}
 	pageCheck(t, ctx, axe, "the order list with placed orders")
-	err = chromedp.Do(ctx, chromedp.Click(`#charge-all`), chromedp.WaitVisible(`#confirm-question`))
-	if err != nil {
-		t.Fatalf("charge all placed orders: %v", err)
-	}
-	if q := mustText(t, ctx, `#confirm-question`); !strings.Contains(q, "every placed order: 2 orders, $36.48 in all") {
-		t.Errorf("the confirmation asks %q", q)
-	}
-	if err := chromedp.Do(ctx, chromedp.Click(`#confirm`), chromedp.WaitVisible(`#charge-batches`)); err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	confirmInBrowser(t, ctx, axe, `#charge-all`, "Charge every placed order: 2 orders, $36.48 in all, each to the card saved with it?",
+		"Batch #1 started: 2 orders, $36.48, are being charged in the background; the progress is below.")
 	for deadline := time.Now().Add(30 * time.Second); mustText(t, ctx, `#charge-batches .batch-left`) != "0"; {
 		if time.Now().After(deadline) {
 			t.Fatalf("the batch never finished: %s", mustText(t, ctx, `#charge-batches`))
