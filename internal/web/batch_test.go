@@ -108,7 +108,7 @@ func TestChargeAllPlacedOrdersInTheBackground(t *testing.T) {
 	}
 
 	before := h.batchState()
-	confirm := h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}})
+	confirm := h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}})
 	total := billing.Money{Amount: ann.Total.Amount + bob.Total.Amount + cid.Total.Amount, Currency: "usd"}
 	if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "3 orders, "+total.Display()+" in all") {
 		t.Fatalf("confirmation: %d, want it to name 3 orders and %s\n%s", confirm.status, total.Display(), confirm.body)
@@ -117,9 +117,9 @@ func TestChargeAllPlacedOrdersInTheBackground(t *testing.T) {
 		t.Fatal("the confirmation step started something")
 	}
 	form := confirmed(t, confirm.body)
-	id := batchID(t, h.adminPost("/admin/orders/charge", form))
+	id := batchID(t, h.adminAsk("/admin/orders/charge", form))
 	// The confirmation submitted again (a double click): the same batch.
-	if again := batchID(t, h.adminPost("/admin/orders/charge", form)); again != id {
+	if again := batchID(t, h.adminAsk("/admin/orders/charge", form)); again != id {
 		t.Errorf("a second submit started batch %d beside %d", again, id)
 	}
 	if got, want := h.batchState(), "1 batches of 3 orders, 3 jobs, 1 audited"; got != want {
@@ -212,7 +212,7 @@ func TestBadBatchInputChangesNothing(t *testing.T) {
 	before, audit := h.batchState(), len(h.auditActors())
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := h.adminPost("/admin/orders/charge", c.form)
+			res := h.adminAsk("/admin/orders/charge", c.form)
 			if res.status != http.StatusBadRequest || !strings.Contains(res.body, c.want) || !strings.Contains(res.body, `id="orders-error"`) {
 				t.Errorf("%d, want 400 with %q on the order list\n%s", res.status, c.want, res.body)
 			}
@@ -224,21 +224,21 @@ func TestBadBatchInputChangesNothing(t *testing.T) {
 
 	// Confirmed, but the placed orders changed meanwhile: the confirmation
 	// is shown again with what they are now, and nothing starts.
-	confirm := h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}})
+	confirm := h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}})
 	form := confirmed(t, confirm.body)
 	if _, err := h.shop.ChargeOrder(context.Background(), staffActor(), placed.ID); err != nil {
 		t.Fatal(err)
 	}
 	h.placeOrder(cat["Mug"], "1", "late@example.com", "4242424242424242") // after the confirmation: not in it
-	res := h.adminPost("/admin/orders/charge", form)
+	res := h.adminAsk("/admin/orders/charge", form)
 	if res.status != http.StatusBadRequest || !strings.Contains(res.body, "There are no placed orders to charge") {
 		t.Errorf("confirmed after its only order was charged: %d\n%s", res.status, res.body)
 	}
-	confirm = h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}})
+	confirm = h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}})
 	form = confirmed(t, confirm.body)
 	h.placeOrder(cat["Mug"], "1", "later@example.com", "4242424242424242")
 	form.Set("through", strconv.FormatInt(h.newestOrder(), 10)) // a tampered bound
-	res = h.adminPost("/admin/orders/charge", form)
+	res = h.adminAsk("/admin/orders/charge", form)
 	if res.status != http.StatusOK || !strings.Contains(res.body, `id="confirm-notice"`) || !strings.Contains(res.body, "2 orders") {
 		t.Errorf("confirmed with other orders than it named: %d, want the confirmation again, naming 2 orders\n%s", res.status, res.body)
 	}
@@ -265,20 +265,20 @@ func TestAnOrderIsInOneBatchAtATime(t *testing.T) {
 	o := h.placeOrder(h.catalog()["T-shirt"], "1", "ann@example.com", "4242424242424242")
 	ids := append([]int64{o.ID}, h.cloneOrder(o, 4)...)
 
-	first := confirmed(t, h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}}).body)
-	second := confirmed(t, h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}}).body)
-	picked := confirmed(t, h.adminPost("/admin/orders/charge", url.Values{"order": {fmt.Sprint(ids[1]), fmt.Sprint(ids[2])}}).body)
+	first := confirmed(t, h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}}).body)
+	second := confirmed(t, h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}}).body)
+	picked := confirmed(t, h.adminAsk("/admin/orders/charge", url.Values{"order": {fmt.Sprint(ids[1]), fmt.Sprint(ids[2])}}).body)
 	var wg sync.WaitGroup
 	got := make([]response, 2)
 	for i := range got {
-		wg.Go(func() { got[i] = h.adminPost("/admin/orders/charge", first) })
+		wg.Go(func() { got[i] = h.adminAsk("/admin/orders/charge", first) })
 	}
 	wg.Wait()
 	if a, b := batchID(t, got[0]), batchID(t, got[1]); a != b {
 		t.Errorf("one confirmation submitted twice at once started batches %d and %d", a, b)
 	}
 	for _, form := range []url.Values{second, picked} {
-		res := h.adminPost("/admin/orders/charge", form)
+		res := h.adminAsk("/admin/orders/charge", form)
 		if res.status != http.StatusBadRequest || !strings.Contains(res.body, "being charged by an earlier batch already") {
 			t.Errorf("a second batch of the same orders: %d\n%s", res.status, res.body)
 		}
@@ -314,8 +314,8 @@ func TestA429LeavesNoOrderFailed(t *testing.T) {
 		RecoveryKey: key, Audit: h.staff.Record, DunningSchedule: []time.Duration{}})
 	shopSvc := shop.NewService(h.db, svc, shop.Options{BaseURL: h.store.URL, Audit: h.staff.Record})
 
-	form := confirmed(t, h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}}).body)
-	id := batchID(t, h.adminPost("/admin/orders/charge", form))
+	form := confirmed(t, h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}}).body)
+	id := batchID(t, h.adminAsk("/admin/orders/charge", form))
 	h.startChargeWorkers(shopSvc)
 	waitFor(t, "every order is done", func() bool { return h.batch(id).Left() == 0 })
 
@@ -359,7 +359,7 @@ func TestABatchSkipsWhatItCannotCharge(t *testing.T) {
 	h := newHarness(t)
 	o := h.placeOrder(h.catalog()["T-shirt"], "1", "ann@example.com", "4242424242424242")
 	ids := append([]int64{o.ID}, h.cloneOrder(o, 1)...)
-	id := batchID(t, h.adminPost("/admin/orders/charge", confirmed(t, h.adminPost("/admin/orders/charge", url.Values{"all": {"placed"}}).body)))
+	id := batchID(t, h.adminAsk("/admin/orders/charge", confirmed(t, h.adminAsk("/admin/orders/charge", url.Values{"all": {"placed"}}).body)))
 	if _, err := h.shop.CancelOrder(context.Background(), staffActor(), ids[0]); err != nil {
 		t.Fatal(err)
 	}
