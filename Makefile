@@ -24,6 +24,7 @@ bench:
 	$(GO) test -run '^$$' -bench AdminList -benchtime 500x ./internal/web/
 	$(GO) test -run '^$$' -bench CatalogPage -benchtime 3000x ./internal/web/
 	$(GO) test -run '^$$' -bench 'AdminPayments|AdminEvents' -benchtime 300x ./internal/web/
+	$(GO) test -run '^$$' -bench BatchCharge -benchtime 1x -timeout 60m ./cmd/storefront/
 
 ## fuzz: every fuzz target for FUZZTIME each (the parsers of amounts, emails, cursors,
 ## recovery tokens, webhook signatures and events, and the emulator's API)

@@ -9,6 +9,7 @@
 //	storefront sync      apply Stripe events that were missed
 //	storefront events replay EVENT_ID
 //	storefront charge --customer EMAIL_OR_ID --amount 10.99
+//	storefront orders charge --status placed [--yes] [--wait]
 //	storefront staff add|list|disable
 //	storefront emulator  run the local Stripe emulator alone
 package main
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runEvents(ctx, args, getenv, stdout, log)
 	case "charge":
 		return runCharge(ctx, args, getenv, stdout, log)
+	case "orders":
+		return runOrders(ctx, args, getenv, stdin, stdout, log)
 	case "staff":
 		return runStaff(ctx, args, getenv, stdin, stdout)
 	case "migrate":
@@ -88,8 +91,11 @@ commands:
   sync      apply Stripe events the ledger lacks (--since 720h at most)
   events    replay EVENT_ID: apply one event again
   charge    --customer EMAIL_OR_ID --amount 10.99 [--currency usd] [--payment-method pm_...]
+  orders    charge --status placed [--yes] [--wait]: charge every placed order, in
+            the background, at most STRIPE_RATE_LIMIT Stripe requests a second
   staff     add EMAIL (password on stdin, or generated) | list | disable EMAIL
-  emulator  run the Stripe emulator alone (-port, -webhook-url, -webhook-secret)
+  emulator  run the Stripe emulator alone (-port, -webhook-url, -webhook-secret,
+            -rate-limit)
 
 Configuration comes from the environment and .env; see .env.example.
 `

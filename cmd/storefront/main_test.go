@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/postgres/postgrestest"
 	"github.com/storefront/storefront/internal/testkit"
 )
@@ -31,6 +32,7 @@ type localStore struct {
 	password string
 	stdout   *testkit.SyncBuffer
 	logs     *testkit.SyncBuffer
+	db       *postgres.DB
 }
 
 func startLocalStore(t *testing.T) localStore {
@@ -41,7 +43,7 @@ func startLocalStore(t *testing.T) localStore {
 // startLocalStoreWith is startLocalStore with more environment variables.
 func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 	t.Helper()
-	_, dbURL := pg.NewDBWithURL(t)
+	db, dbURL := pg.NewDBWithURL(t)
 	port := testkit.FreePort(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "PORT": fmt.Sprint(port)}
 	maps.Copy(env, extra)
@@ -62,7 +64,7 @@ func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 			t.Error("serve did not shut down within 30s")
 		}
 	})
-	s := localStore{baseURL: "http://localhost:" + env["PORT"], stdout: stdout, logs: logs}
+	s := localStore{baseURL: "http://localhost:" + env["PORT"], stdout: stdout, logs: logs, db: db}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if res, err := http.Get(s.baseURL + "/healthz"); err == nil {
@@ -89,7 +91,7 @@ func startLocalStoreWith(t *testing.T, extra map[string]string) localStore {
 
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func mustDo(t *testing.T, req *http.Request) (*http.Response, string) {
+func mustDo(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	res, err := noRedirects.Do(req)
 	if err != nil {
@@ -100,14 +102,14 @@ func mustDo(t *testing.T, req *http.Request) (*http.Response, string) {
 	return res, string(body)
 }
 
-func postForm(t *testing.T, target string, form url.Values) (*http.Response, string) {
+func postForm(t testing.TB, target string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return mustDo(t, req)
 }
 
-func get(t *testing.T, target string) (*http.Response, string) {
+func get(t testing.TB, target string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, target, nil)
 	return mustDo(t, req)

@@ -13,7 +13,6 @@ import (
 	"github.com/storefront/storefront/internal/config"
 	"github.com/storefront/storefront/internal/postgres"
 	"github.com/storefront/storefront/internal/staff"
-	"github.com/storefront/storefront/internal/stripeapi"
 )
 
 // operatorService wires billing for a one-shot operator command. Unlike
@@ -35,8 +34,7 @@ func operatorService(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	gateway := stripeapi.New(stripeapi.Config{SecretKey: key, APIBase: cfg.StripeAPIBase, Timeout: cfg.StripeTimeout, Logger: log})
-	svc, err := newService(ctx, cfg, db, gateway, nil, log)
+	svc, err := newService(ctx, cfg, db, newGateway(cfg, db, key, cfg.StripeAPIBase, nil, log), nil, log)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -33,14 +33,8 @@ func runResetLocal(ctx context.Context, getenv func(string) string, stdin io.Rea
 	}
 	fmt.Fprintf(stdout, "This drops the database %q: every customer, card, charge, event, staff user and audit row,\n"+
 		"the emulator's Stripe objects, and the generated admin password and webhook secret.\n"+
-		"Stop the server first. Type yes to go on: ", pgCfg.Database)
-	answer := ""
-	if stdin != nil {
-		line, _ := bufio.NewReader(stdin).ReadString('\n')
-		answer = strings.TrimSpace(line)
-	}
-	if answer != "yes" {
-		fmt.Fprintln(stdout)
+		"Stop the server first. ", pgCfg.Database)
+	if !askYes(stdin, stdout, "Type yes to go on: ") {
 		return errors.New("reset-local: not confirmed; nothing was deleted")
 	}
 	if err := postgres.DropDatabase(ctx, cfg.DatabaseURL); err != nil {
@@ -48,4 +42,20 @@ func runResetLocal(ctx context.Context, getenv func(string) string, stdin io.Rea
 	}
 	fmt.Fprintf(stdout, "\ndropped %q; the next start begins afresh\n", pgCfg.Database)
 	return nil
+}
+
+// askYes asks on stdout for a typed yes on stdin; anything else, or no
+// stdin, is a no.
+func askYes(stdin io.Reader, stdout io.Writer, prompt string) bool {
+	fmt.Fprint(stdout, prompt)
+	answer := ""
+	if stdin != nil {
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		answer = strings.TrimSpace(line)
+	}
+	if answer != "yes" {
+		fmt.Fprintln(stdout)
+		return false
+	}
+	return true
 }

@@ -27,7 +27,7 @@ type process struct {
 
 // startProcess runs bin serve with only env (no .env: it runs in an empty
 // directory) and waits until it answers.
-func startProcess(t *testing.T, bin string, env map[string]string) *process {
+func startProcess(t testing.TB, bin string, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = t.TempDir()

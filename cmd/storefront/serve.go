@@ -127,6 +127,7 @@ func resolveStripe(ctx context.Context, cfg config.Config, db *postgres.DB, gete
 		Logger:        log.With("component", "emulator"),
 		State:         state,
 		DeliveryDelay: delay,
+		RateLimit:     float64(cfg.EmulatorRateLimit),
 	})
 	if err := s.emulator.Restore(ctx); err != nil {
 		s.emulator.Close()
@@ -173,8 +174,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		listener.Close()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	gateway := stripeapi.New(stripeapi.Config{SecretKey: stripeCfg.secretKey, APIBase: stripeCfg.apiBase, Timeout: cfg.StripeTimeout, Logger: log, Observer: m})
+	gateway := newGateway(cfg, db, stripeCfg.secretKey, stripeCfg.apiBase, m, log)
 	svc, err := newService(ctx, cfg, db, gateway, m, log)
+	if err != nil {
+		listener.Close()
+		return err
+	}
+	shopSvc, err := newShop(ctx, cfg, db, svc, log)
 	if err != nil {
 		listener.Close()
 		return err
@@ -182,12 +188,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Cancelled last, after the jobs have stopped: River's UI runs on it.
 	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopUI()
-	runner, jobsUI, err := newJobs(uiCtx, cfg, db, svc, log)
-	if err != nil {
-		listener.Close()
-		return err
-	}
-	shopSvc, err := newShop(ctx, cfg, db, svc, log)
+	runner, jobsUI, err := newJobs(uiCtx, cfg, db, svc, shopSvc, log)
 	if err != nil {
 		listener.Close()
 		return err
@@ -348,6 +349,24 @@ func writeTimeout(stripeTimeout time.Duration) time.Duration {
 	return requestBudget(stripeTimeout) + 10*time.Second
 }
 
+// stripeRateLimitName names the schedule of Stripe requests in rate_limits.
+const stripeRateLimitName = "stripe"
+
+// newGateway is Stripe through stripe-go, every request paced on the
+// schedule all replicas share (STRIPE_RATE_LIMIT). stripe-go resends, with
+// the same idempotency key, a request Stripe answers 409 or 429 with
+// Stripe-Should-Retry: true, or that failed on the network, twice (its
+// default), half a second and a second later; each resend takes its own slot.
+func newGateway(cfg config.Config, db *postgres.DB, secretKey, apiBase string, observer stripeapi.CallObserver, log *slog.Logger) *stripeapi.Gateway {
+	retries := int64(stripeMaxNetworkRetries)
+	return stripeapi.New(stripeapi.Config{SecretKey: secretKey, APIBase: apiBase, Timeout: cfg.StripeTimeout, Logger: log,
+		Observer: observer, MaxNetworkRetries: &retries, Limiter: db.RateLimit(stripeRateLimitName, cfg.StripeRateLimit)})
+}
+
+// stripeMaxNetworkRetries is stripe-go's default, named: its pauses (0.5 s,
+// then 1 s) fit well inside STRIPE_TIMEOUT's 10 s.
+const stripeMaxNetworkRetries = 2
+
 // newService wires billing with the secrets every replica shares.
 func newService(ctx context.Context, cfg config.Config, db *postgres.DB, gateway billing.Gateway, observer billing.Observer, log *slog.Logger) (*billing.Service, error) {
 	key, err := db.Secret(ctx, billing.RecoveryKeyName)
@@ -376,7 +395,7 @@ func newShop(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billi
 
 // newJobs builds the background jobs' runner (started by the caller when
 // this process runs workers) and River's UI for the admin.
-func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billing.Service, log *slog.Logger) (*jobs.Runner, http.Handler, error) {
+func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billing.Service, shopSvc *shop.Service, log *slog.Logger) (*jobs.Runner, http.Handler, error) {
 	var mailer billing.Mailer
 	if cfg.SMTPURL != "" {
 		m, err := newMailer(cfg)
@@ -388,6 +407,7 @@ func newJobs(ctx context.Context, cfg config.Config, db *postgres.DB, svc *billi
 	host, _ := os.Hostname()
 	runner, err := jobs.New(db.Pool(), jobs.Options{
 		Service:      svc,
+		Shop:         shopSvc,
 		Mailer:       mailer,
 		EmailBackoff: jobs.Backoff{Min: cfg.EmailRetryMin, Max: cfg.EmailRetryMax},
 		JobTimeout:   cfg.JobTimeout,

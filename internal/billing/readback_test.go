@@ -30,7 +30,10 @@ func TestMirrorCovers(t *testing.T) {
 		{"automatic update, read after", EventPaymentMethodAutomaticallyUpdated, Mirror{Status: PaymentMethodActive, SyncedAt: after}, true},
 		// A card detached from the admin keeps the details we held, not Stripe's.
 		{"update of a detached card", EventPaymentMethodUpdated, Mirror{Status: PaymentMethodDetached, SyncedAt: after}, false},
-		{"payment intent", EventPaymentIntentSucceeded, Mirror{Status: "succeeded", SyncedAt: after}, false},
+		{"payment intent recorded succeeded", EventPaymentIntentSucceeded, Mirror{Status: ChargeSucceeded}, true},
+		{"payment intent still processing", EventPaymentIntentSucceeded, Mirror{Status: ChargeProcessing, SyncedAt: after}, false},
+		{"payment intent recorded declined", EventPaymentIntentSucceeded, Mirror{Status: ChargeDeclined, SyncedAt: after}, false},
+		{"failure of a payment intent", EventPaymentIntentPaymentFailed, Mirror{Status: ChargeDeclined, SyncedAt: after}, false},
 	}
 	for _, c := range cases {
 		if got := mirrorCovers(Event{Type: c.typ, Created: created}, c.m); got != c.cover {

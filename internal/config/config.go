@@ -52,6 +52,12 @@ type Config struct {
 	// DunningSchedule is when a soft-declined charge is retried, counted
 	// from the decline: nil is billing's default, empty retries nothing.
 	DunningSchedule []time.Duration
+	// StripeRateLimit is how many requests a second all replicas together
+	// send to Stripe.
+	StripeRateLimit int
+	// EmulatorRateLimit is the in-process emulator's limit in local mode,
+	// in requests a second, as Stripe's own; 0: none.
+	EmulatorRateLimit int
 }
 
 // LocalMode tells whether the store runs on its built-in Stripe emulator.
@@ -75,6 +81,9 @@ const (
 	DefaultJobTimeout       = time.Minute
 	DefaultEmailRetryMin    = 30 * time.Second
 	DefaultEmailRetryMax    = time.Hour
+	// DefaultStripeRateLimit is Stripe's limit in test mode; live mode's is 100.
+	DefaultStripeRateLimit = 25
+	maxRateLimit           = 10000
 )
 
 // DefaultDatabaseURL is a local database named storefront, created if missing.
@@ -112,6 +121,7 @@ func Load(getenv func(string) string) (Config, error) {
 		JobTimeout:          DefaultJobTimeout,
 		EmailRetryMin:       DefaultEmailRetryMin,
 		EmailRetryMax:       DefaultEmailRetryMax,
+		StripeRateLimit:     DefaultStripeRateLimit,
 	}
 	if v := get("PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -200,6 +210,8 @@ func Load(getenv func(string) string) (Config, error) {
 			c.DatabasePoolSize = n
 		}
 	}
+	c.StripeRateLimit = rate(get("STRIPE_RATE_LIMIT"), "STRIPE_RATE_LIMIT", c.StripeRateLimit, 1, bad)
+	c.EmulatorRateLimit = rate(get("EMULATOR_RATE_LIMIT"), "EMULATOR_RATE_LIMIT", 0, 0, bad)
 	if v := get("WORKERS"); v != "" {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
@@ -247,6 +259,19 @@ func duration(v, name string, def, lo, hi time.Duration, bad func(string, ...any
 		return def
 	}
 	return d
+}
+
+// rate parses v as requests a second, from lo to maxRateLimit, or keeps def when v is empty.
+func rate(v, name string, def, lo int, bad func(string, ...any)) int {
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > maxRateLimit {
+		bad("%s: %q must be a number of requests a second from %d to %d", name, v, lo, maxRateLimit)
+		return def
+	}
+	return n
 }
 
 var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)

@@ -252,6 +252,36 @@ func TestLoadBackgroundJobs(t *testing.T) {
 	}
 }
 
+func TestLoadRateLimits(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StripeRateLimit != 25 || c.EmulatorRateLimit != 0 {
+		t.Errorf("defaults: STRIPE_RATE_LIMIT %d, EMULATOR_RATE_LIMIT %d; want 25 (Stripe's test mode) and none", c.StripeRateLimit, c.EmulatorRateLimit)
+	}
+	c, err = Load(env(map[string]string{"STRIPE_RATE_LIMIT": "100", "EMULATOR_RATE_LIMIT": "25"}))
+	if err != nil || c.StripeRateLimit != 100 || c.EmulatorRateLimit != 25 {
+		t.Errorf("set: %d, %d, %v", c.StripeRateLimit, c.EmulatorRateLimit, err)
+	}
+	for name, vars := range map[string]map[string]string{
+		"zero":             {"STRIPE_RATE_LIMIT": "0"},
+		"negative":         {"STRIPE_RATE_LIMIT": "-5"},
+		"a fraction":       {"STRIPE_RATE_LIMIT": "2.5"},
+		"absurd":           {"STRIPE_RATE_LIMIT": "1000000"},
+		"emulator garbage": {"EMULATOR_RATE_LIMIT": "fast"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(vars))
+			for k := range vars {
+				if err == nil || !strings.Contains(err.Error(), k+":") {
+					t.Errorf("Load(%v): %v, want an error naming %s", vars, err, k)
+				}
+			}
+		})
+	}
+}
+
 func TestLoadDunningSchedule(t *testing.T) {
 	cases := map[string]struct {
 		value   string

@@ -1,10 +1,10 @@
 // Package jobs runs the store's background work on River, a job queue kept
-// in the store's own PostgreSQL: thin workers that call the billing domain,
-// as internal/web does for requests.
+// in the store's own PostgreSQL: thin workers that call the billing and shop
+// domains, as internal/web does for requests.
 //
 // Jobs are inserted by internal/postgres in the transaction of the change
-// that causes them (River's InsertTx), with argument types from billing, so
-// neither billing nor postgres imports this package. Every replica started
+// that causes them (River's InsertTx), with argument types from billing and
+// shop, so neither they nor postgres import this package. Every replica started
 // with workers fetches jobs with SELECT ... FOR UPDATE SKIP LOCKED, so each
 // job runs on one replica at a time; a replica that dies mid-job has the job
 // handed to another by River's rescuer once it has run for twice the job
@@ -12,11 +12,12 @@
 //
 // Adding work:
 //
-//   - a job: its args type in billing (a struct with a Kind method, no River
-//     import), its worker in a file of this package (see email.go), passed
-//     to New in Options.Workers as Worker(&yourWorker{...}); a job inserted
-//     with a change goes in by a postgres method that calls River's InsertTx
-//     on the change's transaction (see insertNotification there);
+//   - a job: its args type in billing or shop (a struct with a Kind method,
+//     no River import), its worker in a file of this package (see email.go,
+//     charges.go), passed to New in Options.Workers as Worker(&yourWorker{...});
+//     a job inserted with a change goes in by a postgres method that calls
+//     River's InsertTx on the change's transaction (see insertNotification
+//     there, and enqueueCharges for many at once with InsertManyTx);
 //   - a customer email: insert the notification with postgres'
 //     insertNotification, in the transaction that decides it; its send job
 //     comes with it;
@@ -48,6 +49,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/shop"
 )
 
 // Defaults.
@@ -80,6 +82,9 @@ type Options struct {
 	ID string
 	// Periodic are the schedules, enqueued by the elected leader only.
 	Periodic []*river.PeriodicJob
+	// Shop, when set, is the domain of batch charges: their worker is
+	// registered and their queue worked (serve always sets it).
+	Shop *shop.Service
 	// Workers registers more workers (see Worker).
 	Workers []Registration
 	Logger  *slog.Logger
@@ -130,6 +135,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 	// replica working the default queue may run them.
 	registrations := append([]Registration{Worker(&emailWorker{svc: opts.Service, mailer: opts.Mailer, backoff: opts.EmailBackoff})},
 		scheduleWorkers(opts.Service)...)
+	if opts.Shop != nil {
+		registrations = append(registrations, Worker(&chargeWorker{shop: opts.Shop, backoff: chargeBackoff}))
+	}
 	registrations = append(registrations, opts.Workers...)
 	for _, register := range registrations {
 		if err := register(workers); err != nil {
@@ -139,6 +147,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 	queues := map[string]river.QueueConfig{billing.QueueDefault: {MaxWorkers: defaultWorkers}}
 	if opts.Mailer != nil {
 		queues[billing.QueueEmail] = river.QueueConfig{MaxWorkers: emailWorkers}
+	}
+	if opts.Shop != nil {
+		queues[shop.QueueCharges] = river.QueueConfig{MaxWorkers: chargeWorkers}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		ID:                   opts.ID,

@@ -11,7 +11,13 @@ import (
 
 // AppendAudit writes one audit row; the table refuses to change it afterwards.
 func (db *DB) AppendAudit(ctx context.Context, e staff.Entry) (staff.Entry, error) {
-	err := db.pool.QueryRow(ctx, `
+	return appendAudit(ctx, db.pool, e)
+}
+
+// appendAudit writes an audit row through q: the pool, or the transaction
+// of the action it records.
+func appendAudit(ctx context.Context, q querier, e staff.Entry) (staff.Entry, error) {
+	err := q.QueryRow(ctx, `
 		INSERT INTO audit_log (actor, actor_address, action, target, amount, currency, detail)
 		VALUES ($1, $2, $3, $4, CASE WHEN $6 = '' THEN NULL ELSE $5::bigint END, nullif($6, ''), $7)
 		RETURNING id, at`, e.Actor, e.ActorAddress, e.Action, e.Target, e.Amount, e.Currency, e.Detail).Scan(&e.ID, &e.At)

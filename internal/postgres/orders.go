@@ -308,29 +308,29 @@ func (db *DB) CancelOrder(ctx context.Context, orderID int64) (shop.Order, error
 // card its session saved, the attempt of its charge key with its refunds),
 // and writes what decide makes of them: the status, the card and customer
 // once placed, and the emails, in one transaction. A placed order's cart
-// loses the lines it was made from.
+// loses the lines it was made from. Most settles change nothing (a webhook
+// after Stripe's answer was recorded, a page view), so the facts are read
+// first without a lock, and only a change takes one: a lock is a write,
+// and its commit a flush. Every writer of a fact settles after its commit,
+// so an unlocked read that sees no change misses none.
 func (db *DB) SettleOrder(ctx context.Context, orderID int64, decide func(shop.OrderFacts) shop.Settlement) (shop.Order, error) {
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		o, err := orderIn(ctx, tx, orderID, true)
+	f, err := orderFacts(ctx, db.pool, orderID, false)
+	if err != nil {
+		return shop.Order{}, fmt.Errorf("settle order %d: %w", orderID, err)
+	}
+	if decide(f).Status == f.Order.Status {
+		return f.Order, nil
+	}
+	var unchanged *shop.Order
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		f, err := orderFacts(ctx, tx, orderID, true)
 		if err != nil {
 			return err
 		}
-		f := shop.OrderFacts{Order: o}
-		if o.Status == shop.AwaitingCard && o.SetupSessionID != "" {
-			if f.SavedCard, err = sessionCard(ctx, tx, o.SetupSessionID); err != nil {
-				return err
-			}
-		}
-		if o.ChargeKey != "" {
-			a, err := scanChargeAttempt(tx.QueryRow(ctx, `SELECT `+chargeAttemptColumns+chargeAttemptFrom+`WHERE ca.idempotency_key = $1`, o.ChargeKey))
-			if err == nil {
-				f.Attempt = &a
-			} else if !errors.Is(err, billing.ErrNotFound) {
-				return err
-			}
-		}
+		o := f.Order
 		st := decide(f)
 		if st.Status == o.Status {
+			unchanged = &o // changed back meanwhile: as read under the lock
 			return nil
 		}
 		var pmID string
@@ -362,11 +362,37 @@ func (db *DB) SettleOrder(ctx context.Context, orderID int64, decide func(shop.O
 	if err != nil {
 		return shop.Order{}, fmt.Errorf("settle order %d: %w", orderID, err)
 	}
+	if unchanged != nil {
+		return *unchanged, nil
+	}
 	return db.Order(ctx, orderID)
 }
 
+// orderFacts reads an order, locked or not, and what its status follows from.
+func orderFacts(ctx context.Context, q querier, orderID int64, lock bool) (shop.OrderFacts, error) {
+	o, err := orderIn(ctx, q, orderID, lock)
+	if err != nil {
+		return shop.OrderFacts{}, err
+	}
+	f := shop.OrderFacts{Order: o}
+	if o.Status == shop.AwaitingCard && o.SetupSessionID != "" {
+		if f.SavedCard, err = sessionCard(ctx, q, o.SetupSessionID); err != nil {
+			return f, err
+		}
+	}
+	if o.ChargeKey != "" {
+		a, err := scanChargeAttempt(q.QueryRow(ctx, `SELECT `+chargeAttemptColumns+chargeAttemptFrom+`WHERE ca.idempotency_key = $1`, o.ChargeKey))
+		if err == nil {
+			f.Attempt = &a
+		} else if !errors.Is(err, billing.ErrNotFound) {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
 // sessionCard is the card a completed setup session saved, or nil.
-func sessionCard(ctx context.Context, tx pgx.Tx, sessionID string) (*billing.PaymentMethod, error) {
+func sessionCard(ctx context.Context, q querier, sessionID string) (*billing.PaymentMethod, error) {
 	var (
 		pm     billing.PaymentMethod
 		brand  *string
@@ -375,7 +401,7 @@ func sessionCard(ctx context.Context, tx pgx.Tx, sessionID string) (*billing.Pay
 		year   *int
 		custID *int64
 	)
-	err := tx.QueryRow(ctx, `
+	err := q.QueryRow(ctx, `
 		SELECT pm.id, pm.type, pm.brand, pm.last4, pm.exp_month, pm.exp_year, pm.status, pm.customer_id
 		FROM checkout_sessions cs JOIN setup_intents si ON si.id = cs.setup_intent_id JOIN payment_methods pm ON pm.id = si.payment_method_id
 		WHERE cs.id = $1 AND cs.status = 'complete' AND pm.customer_id IS NOT NULL`, sessionID).

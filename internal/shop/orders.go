@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -279,6 +280,9 @@ func (s *Service) RefundOrder(ctx context.Context, actor staff.Actor, orderID in
 // from what is stored. The payload only routes (which session, which
 // PaymentIntent); it is never trusted for state.
 func (s *Service) Follow(ctx context.Context, e billing.Event) error {
+	if !slices.Contains(billing.HandledEventTypes(), e.Type) {
+		return nil // billing stored it and changed nothing (charge.succeeded, say): no order can follow
+	}
 	refs := []string{e.ObjectID}
 	var body struct {
 		Data struct {

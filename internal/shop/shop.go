@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/staff"
 )
 
 // ProductStatus says whether a product is for sale.
@@ -262,6 +263,29 @@ type Store interface {
 	// makes of them, in one transaction.
 	SettleOrder(ctx context.Context, orderID int64, decide func(OrderFacts) Settlement) (Order, error)
 
+	// BatchOrders returns the orders of a selection that exist: the picked
+	// ones, whatever their status, or every placed one numbered Through or
+	// lower (0: all), by number.
+	BatchOrders(ctx context.Context, sel BatchSelection) ([]BatchOrder, error)
+	// CreateChargeBatch locks the selection's orders and runs check on
+	// them; unless check refuses, it writes the batch, its orders, a charge
+	// job for each and the audit row of its start (ActionOrderChargeBatch,
+	// by b.Actor), in one transaction. River leaves out an order
+	// whose job from an earlier batch is unfinished; if that is every one,
+	// it writes nothing and returns ErrBatchInFlight.
+	CreateChargeBatch(ctx context.Context, b ChargeBatch, sel BatchSelection, check func([]BatchOrder) error) (ChargeBatch, error)
+	// ChargeBatch returns a batch with its progress, or billing.ErrNotFound.
+	ChargeBatch(ctx context.Context, id int64) (ChargeBatch, error)
+	// ChargeBatchOfKey returns the batch a confirmation's key started, or billing.ErrNotFound.
+	ChargeBatchOfKey(ctx context.Context, key string) (ChargeBatch, error)
+	// ChargeBatches returns the newest batches with their progress.
+	ChargeBatches(ctx context.Context, limit int) ([]ChargeBatch, error)
+	// BatchActor returns who started a batch.
+	BatchActor(ctx context.Context, batchID int64) (staff.Actor, error)
+	// SkipBatchOrder marks an order its batch's job skipped, with why;
+	// charged and failed orders are counted from their status.
+	SkipBatchOrder(ctx context.Context, batchID, orderID int64, note string) error
+
 	// Secret returns the named shared secret, creating it on first use.
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
@@ -291,7 +315,8 @@ type Options struct {
 	// LinkKey signs the links to order pages (Store.Secret(LinkKeyName)).
 	LinkKey []byte
 	// Audit records cancels and catalog changes before they are made;
-	// charges and refunds are recorded by billing.
+	// charges and refunds are recorded by billing, and a charge batch's
+	// start by the Store, with the batch.
 	Audit  billing.AuditFunc
 	Now    func() time.Time
 	Logger *slog.Logger

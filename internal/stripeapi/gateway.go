@@ -77,6 +77,9 @@ type Config struct {
 	Logger            *slog.Logger
 	// Observer, when set, is told how every call ended and how long it took.
 	Observer CallObserver
+	// Limiter, when set, paces every HTTP request to Stripe, stripe-go's
+	// retries included, on a schedule shared with other replicas.
+	Limiter Limiter
 }
 
 // New returns a Gateway.
@@ -89,6 +92,19 @@ func New(cfg Config) *Gateway {
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: timeout}
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Limiter != nil {
+		base := httpClient.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		paced := *httpClient
+		paced.Transport = &pacedTransport{base: base, limiter: cfg.Limiter, log: log}
+		httpClient = &paced
+	}
 	backendConfig := &stripe.BackendConfig{
 		HTTPClient:        httpClient,
 		LeveledLogger:     leveledLogger{log: cfg.Logger},
@@ -98,10 +114,6 @@ func New(cfg Config) *Gateway {
 		backendConfig.URL = stripe.String(cfg.APIBase)
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, backendConfig)
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &Gateway{
 		log:      log,
 		api:      client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),

@@ -45,6 +45,12 @@ func (e *Emulator) api(h route) http.Handler {
 		w.Header().Set("Stripe-Version", apiVersion())
 
 		apiKey, aerr := e.authorize(r)
+		if aerr == nil && !e.admit() {
+			// Refused before anything ran, so not kept under its idempotency key.
+			w.Header().Set("Stripe-Should-Retry", "true")
+			aerr = &apiError{status: http.StatusTooManyRequests, typ: "invalid_request_error", code: "rate_limit",
+				message: "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits."}
+		}
 		if aerr != nil {
 			writeJSON(w, aerr.status, aerr.body())
 			return
@@ -140,6 +146,25 @@ func (e *Emulator) authorize(r *http.Request) (string, *apiError) {
 			message: "Invalid API Key provided: " + redactKey(key)}
 	}
 	return key, nil
+}
+
+// admit takes a request from the account's token bucket, which holds a
+// second's worth (one request at least) and refills at RateLimit a second:
+// a burst of RateLimit passes, then RateLimit a second. Real time, not Options.Now.
+func (e *Emulator) admit() bool {
+	if e.opts.RateLimit <= 0 {
+		return true
+	}
+	e.rateMu.Lock()
+	defer e.rateMu.Unlock()
+	now := time.Now()
+	e.tokens = min(max(e.opts.RateLimit, 1), e.tokens+now.Sub(e.filledAt).Seconds()*e.opts.RateLimit)
+	e.filledAt = now
+	if e.tokens < 1 {
+		return false
+	}
+	e.tokens--
+	return true
 }
 
 func redactKey(k string) string {

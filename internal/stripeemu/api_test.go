@@ -513,3 +513,57 @@ func TestErrorsHaveStripeShape(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, stripeemu.Options{RateLimit: 3})
+
+	// A burst of three passes; soon after, a request is refused in Stripe's
+	// words, before it runs, so its idempotency key is not kept.
+	for i := range 3 {
+		if code, _, m := env.do("POST", "/v1/customers", fmt.Sprintf("email=r%d%%40example.com", i), nil); code != 200 {
+			t.Fatalf("request %d within the burst: %d %v", i, code, m)
+		}
+	}
+	hdr := map[string]string{"Idempotency-Key": "rate-1"}
+	var (
+		code int
+		h    http.Header
+		m    map[string]any
+	)
+	for range 10 {
+		if code, h, m = env.do("POST", "/v1/customers", "email=late%40example.com", hdr); code != 200 {
+			break
+		}
+		hdr["Idempotency-Key"] += "x"
+	}
+	e, _ := m["error"].(map[string]any)
+	if code != http.StatusTooManyRequests || e["type"] != "invalid_request_error" || e["code"] != "rate_limit" ||
+		!strings.HasPrefix(fmt.Sprint(e["message"]), "Request rate limit exceeded.") || h.Get("Stripe-Should-Retry") != "true" {
+		t.Fatalf("over the limit: %d %v, Stripe-Should-Retry %q", code, m, h.Get("Stripe-Should-Retry"))
+	}
+	// stripe-go reads it as Stripe's.
+	_, err := env.sc.Customers.New(&stripe.CustomerParams{Email: stripe.String("other@example.com")})
+	if se := stripeErr(t, err); se.HTTPStatusCode != http.StatusTooManyRequests || se.Code != stripe.ErrorCodeRateLimit {
+		t.Fatalf("stripe-go's error: %+v", se)
+	}
+
+	// Sent again with the same key once the bucket refills, it runs, once.
+	resend := func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			code, h, m = env.do("POST", "/v1/customers", "email=late%40example.com", hdr)
+			if code != http.StatusTooManyRequests || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	resend()
+	if code != 200 || h.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("sent again: %d %v, replayed %q", code, m, h.Get("Idempotent-Replayed"))
+	}
+	if resend(); code != 200 || h.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the request that ran was not kept under its key: %d %v", code, m)
+	}
+}

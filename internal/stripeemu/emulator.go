@@ -26,6 +26,8 @@
 //     ordered, as on Stripe.
 //   - State lives in memory, and with Options.State it is also saved before
 //     each answer (see StateStore) and loaded by Restore.
+//   - With Options.RateLimit, API requests over it get Stripe's 429
+//     rate_limit, with Stripe-Should-Retry: true, and are not kept.
 //
 // Typical test use:
 //
@@ -66,6 +68,9 @@ type Options struct {
 	WebhookURL string
 	// WebhookSecret ("whsec_...") signs deliveries as Stripe does.
 	WebhookSecret string
+	// EnabledEvents, when not nil, are the event types the endpoint takes,
+	// as a Stripe endpoint's enabled_events; others are listed, not sent.
+	EnabledEvents []string
 	// RetryBase is the first retry delay (default 5 minutes), doubled per attempt
 	// and capped at RetryMax (default 12h): Stripe's shape, hours apart for ~3 days.
 	RetryBase time.Duration
@@ -94,6 +99,10 @@ type Options struct {
 	// serving; every request that may change the state saves it before
 	// answering. Nil keeps everything in memory only.
 	State StateStore
+	// RateLimit, when above zero, is how many API requests a second the
+	// account takes, as Stripe's rate limiter (100 live, 25 in test mode):
+	// a request over it is answered 429 rate_limit. Zero: no limit.
+	RateLimit float64
 }
 
 // Emulator is one emulated Stripe account. All state lives in it; it is safe for
@@ -134,6 +143,11 @@ type Emulator struct {
 
 	dmu        sync.Mutex
 	deliveries []Delivery
+
+	// The rate limiter's bucket: requests it holds, as of filledAt.
+	rateMu   sync.Mutex
+	tokens   float64
+	filledAt time.Time
 
 	ctx    context.Context // canceled by Close to stop deliveries
 	cancel context.CancelFunc

@@ -36,7 +36,7 @@ func (e *Emulator) emitLocked(ri *reqInfo, typ, kind, id string, prev map[string
 	if ri != nil {
 		ev.Request.ID, ev.Request.IdempotencyKey = ri.id, ri.idempotencyKey
 	}
-	deliver := e.webhookURL != "" && !e.closed
+	deliver := e.webhookURL != "" && !e.closed && (e.opts.EnabledEvents == nil || slices.Contains(e.opts.EnabledEvents, typ))
 	if deliver {
 		ev.PendingWebhooks = 1
 	}

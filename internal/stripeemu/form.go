@@ -23,12 +23,7 @@ const maxParamDepth = 8
 func parseParams(values url.Values) (params, error) {
 	root := params{}
 	// Sorted keys make "[]" appends and error messages deterministic.
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		segs, err := splitKey(k)
 		if err != nil {
 			return nil, err
@@ -405,41 +400,8 @@ func (st *readState) unknown(prefix string, p params) string {
 }
 
 // canonical renders the tree as a stable string, used to compare the params of
-// two requests sent with one idempotency key.
+// two requests sent with one idempotency key: fmt sorts map keys, and %q
+// quotes every string, so no two trees render alike.
 func (p params) canonical() string {
-	var b strings.Builder
-	writeCanonical(&b, p)
-	return b.String()
-}
-
-func writeCanonical(b *strings.Builder, v any) {
-	switch t := v.(type) {
-	case string:
-		b.WriteString(strconv.Quote(t))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range t {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeCanonical(b, e)
-		}
-		b.WriteByte(']')
-	case params:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.Quote(k))
-			b.WriteByte(':')
-			writeCanonical(b, t[k])
-		}
-		b.WriteByte('}')
-	}
+	return fmt.Sprintf("%q", map[string]any(p))
 }

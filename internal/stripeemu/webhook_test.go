@@ -182,3 +182,27 @@ func TestWebhookGivesUpAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("pending_webhooks after giving up: %v %d", err, ev.PendingWebhooks)
 	}
 }
+
+// TestWebhookEnabledEvents: an endpoint that takes some types gets those
+// and no others; the rest are still listed, with no webhook pending.
+func TestWebhookEnabledEvents(t *testing.T) {
+	t.Parallel()
+	hook := newHookReceiver(t, nil)
+	env := newEnv(t, stripeemu.Options{WebhookURL: hook.srv.URL, EnabledEvents: []string{"customer.updated"}})
+	cus := env.customer("enabled@example.com")
+	if _, err := env.sc.Customers.Update(cus.ID, &stripe.CustomerParams{Email: stripe.String("still@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "customer.updated delivery", func() bool { return len(hook.events()) == 1 })
+	if got := hook.events()[0].Type; got != "customer.updated" {
+		t.Errorf("delivered %s, want only customer.updated", got)
+	}
+	if types := env.eventTypes(); len(types) != 2 {
+		t.Errorf("events listed: %v, want customer.created and customer.updated", types)
+	}
+	for _, d := range env.emu.Deliveries() {
+		if d.EventType != "customer.updated" {
+			t.Errorf("a %s was delivered", d.EventType)
+		}
+	}
+}

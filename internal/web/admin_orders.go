@@ -16,6 +16,13 @@ type ordersPage struct {
 	Status shop.OrderStatus
 	Search string
 	Next   string
+	// Batches are the newest charge batches, with their progress.
+	Batches []shop.ChargeBatch
+	// Placed is how many orders are placed, for "Charge all placed orders".
+	Placed int
+	// Batch is the batch just started, shown first.
+	Batch int64
+	Error string
 }
 
 // adminOrders lists orders newest first, one keyset page at a time, with a
@@ -26,16 +33,30 @@ func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	batch, _ := strconv.ParseInt(query.Get("batch"), 10, 64)
+	return s.renderOrders(w, r, http.StatusOK, q, batch, "")
+}
+
+func (s *Server) renderOrders(w http.ResponseWriter, r *http.Request, status int, q shop.OrderQuery, batch int64, problem string) error {
 	list, totals, err := s.shop.ListOrders(r.Context(), q)
 	if err != nil {
 		return err
 	}
-	p := ordersPage{Orders: list, Totals: totals, Status: q.Status, Search: q.Search}
+	batches, err := s.shop.ChargeBatches(r.Context(), batchesShown)
+	if err != nil {
+		return err
+	}
+	p := ordersPage{Orders: list, Totals: totals, Status: q.Status, Search: q.Search, Batches: batches, Batch: batch, Error: problem}
+	for _, t := range totals {
+		if t.Status == shop.Placed {
+			p.Placed = t.Count
+		}
+	}
 	if len(list) == q.Limit {
 		p.Next = pageURL("/admin/orders", "status", string(q.Status), "q", q.Search, "before", strconv.FormatInt(list[len(list)-1].ID, 10))
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return s.render(w, r, http.StatusOK, "admin_orders", p)
+	return s.render(w, r, status, "admin_orders", p)
 }
 
 // ordersURL is the order list's URL for a status, keeping the search.

@@ -9,6 +9,8 @@ import (
 type confirmPage struct {
 	Title    string
 	Question string
+	// Notice, when set, says why the confirmation is asked again.
+	Notice string
 	// Note, when set, says more: what cannot be undone, what else happens.
 	Note   string
 	Action string // where the confirmed form posts

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/storefront/storefront/internal/billing"
+	"github.com/storefront/storefront/internal/shop"
 	"github.com/storefront/storefront/internal/stripeapi"
 	"github.com/storefront/storefront/internal/stripeemu"
 )
@@ -361,4 +362,56 @@ func sum(calls map[string]int) int {
 		n += c
 	}
 	return n
+}
+
+// TestASucceededChargesEventCostsNoStripeCall: Stripe's answer to a charge
+// comes before its payment_intent.succeeded, and a PaymentIntent once
+// succeeded stays so; the event is applied with no read-back. An event
+// for a charge whose answer was lost is read back, and records it.
+func TestASucceededChargesEventCostsNoStripeCall(t *testing.T) {
+	h := newHarness(t)
+	o := h.placeOrder(h.catalog()["T-shirt"], "1", "pi@example.com", "4242424242424242")
+	if _, err := h.shop.ChargeOrder(context.Background(), staffActor(), o.ID); err != nil {
+		t.Fatal(err)
+	}
+	succeeded := eventOfType(t, h.stripeEvents(), billing.EventPaymentIntentSucceeded)
+	reads := h.gateway.Calls()[stripeapi.OpRetrievePaymentIntent]
+	if res := h.deliver(succeeded); res.status != http.StatusOK {
+		t.Fatalf("delivery: %d %s", res.status, res.body)
+	}
+	if n := h.gateway.Calls()[stripeapi.OpRetrievePaymentIntent] - reads; n != 0 || h.ledger(succeeded.ID).AppliedAt.IsZero() {
+		t.Errorf("the event of a charge recorded succeeded: %d read-backs, applied at %v", n, h.ledger(succeeded.ID).AppliedAt)
+	}
+
+	// Stripe charged the next order, but its answer never reached us: our
+	// records say what they say while a charge is in flight.
+	o2 := h.placeOrder(h.catalog()["Mug"], "1", "lost@example.com", "4242424242424242")
+	if _, err := h.shop.ChargeOrder(context.Background(), staffActor(), o2.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`UPDATE charge_attempts SET status = 'processing', payment_intent_id = NULL
+		 WHERE idempotency_key = (SELECT charge_key FROM orders WHERE id = $1)`,
+		`UPDATE orders SET status = 'charging', paid_at = NULL WHERE id = $1`,
+	} {
+		if _, err := h.db.Pool().Exec(context.Background(), sql, o2.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var event billing.Event
+	for _, e := range h.stripeEvents() {
+		if e.Type == billing.EventPaymentIntentSucceeded && e.ID != succeeded.ID {
+			event = e
+		}
+	}
+	reads = h.gateway.Calls()[stripeapi.OpRetrievePaymentIntent]
+	if res := h.deliver(event); res.status != http.StatusOK {
+		t.Fatalf("delivery: %d %s", res.status, res.body)
+	}
+	if n := h.gateway.Calls()[stripeapi.OpRetrievePaymentIntent] - reads; n != 1 {
+		t.Errorf("the event of a charge not recorded: %d read-backs, want 1", n)
+	}
+	if got := h.orderByID(o2.ID); got.Status != shop.Paid {
+		t.Errorf("after its event the order is %s, want paid", got.Status)
+	}
 }

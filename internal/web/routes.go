@@ -89,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 
 		charge, retry, cancel, refund := s.orderActions()
 		r.Get("/orders", s.handle(s.adminOrders))
+		r.Post("/orders/charge", s.handle(s.adminChargeBatch))
 		r.Get("/orders/{id}", s.handle(s.adminOrder))
 		r.Post("/orders/{id}/charge", s.handle(charge))
 		r.Post("/orders/{id}/retry", s.handle(retry))

@@ -15,10 +15,15 @@ import (
 // the replica id, on h's database and clock.
 func (h *harness) startSchedules(id string) {
 	h.t.Helper()
-	runner, err := jobs.New(h.db.Pool(), jobs.Options{
-		Service: h.svc, Periodic: jobs.Schedules(), ID: id,
-		PollInterval: 20 * time.Millisecond, JobTimeout: 10 * time.Second,
-	})
+	h.runJobs(jobs.Options{Service: h.svc, Periodic: jobs.Schedules(), ID: id})
+}
+
+// runJobs works h's jobs with opts, polling often and with a 10 s job
+// timeout, until the test ends.
+func (h *harness) runJobs(opts jobs.Options) {
+	h.t.Helper()
+	opts.PollInterval, opts.JobTimeout = 20*time.Millisecond, 10*time.Second
+	runner, err := jobs.New(h.db.Pool(), opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -29,7 +34,7 @@ func (h *harness) startSchedules(id string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := runner.Stop(ctx); err != nil {
-			h.t.Errorf("stop jobs of %s: %v", id, err)
+			h.t.Errorf("stop jobs %s: %v", opts.ID, err)
 		}
 	})
 }

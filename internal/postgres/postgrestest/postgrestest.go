@@ -146,3 +146,31 @@ func (t *Template) admin(ctx context.Context, sql string) error {
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
+
+// ClonePlacedOrder makes n more placed orders like order id, with its lines,
+// each to the active cards saved in turn, with their customers: many orders
+// to charge without a checkout each.
+func ClonePlacedOrder(tb testing.TB, db *postgres.DB, id int64, n int) []int64 {
+	tb.Helper()
+	rows, err := db.Pool().Query(context.Background(), `
+		WITH cards AS (
+			SELECT pm.id, pm.customer_id, c.email, row_number() OVER (ORDER BY pm.id) - 1 AS i, count(*) OVER () AS n
+			FROM payment_methods pm JOIN customers c ON c.id = pm.customer_id WHERE pm.status = 'active'),
+		made AS (
+			INSERT INTO orders (email, customer_id, status, currency, total, checkout_key, payment_method_id, placed_at)
+			SELECT cards.email, cards.customer_id, 'placed', o.currency, o.total, o.checkout_key || '-' || g, cards.id, now()
+			FROM orders o CROSS JOIN generate_series(1, $2) g JOIN cards ON cards.i = g % cards.n
+			WHERE o.id = $1 RETURNING id),
+		lines AS (
+			INSERT INTO order_lines (order_id, position, product_id, name, unit_amount, quantity)
+			SELECT made.id, l.position, l.product_id, l.name, l.unit_amount, l.quantity FROM made, order_lines l WHERE l.order_id = $1)
+		SELECT id FROM made ORDER BY id`, id, n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(ids) != n {
+		tb.Fatalf("clone order %d %d times: %d made, %v", id, n, len(ids), err)
+	}
+	return ids
+}
