@@ -42,15 +42,9 @@ func (db *DB) CheckoutSession(ctx context.Context, id string) (billing.CheckoutS
 	if err != nil {
 		return s, fmt.Errorf("checkout session %s: %w", id, err)
 	}
-	if customerID != nil {
-		s.CustomerID = *customerID
-	}
-	if completedAt != nil {
-		s.CompletedAt = *completedAt
-	}
-	if expiresAt != nil {
-		s.ExpiresAt = *expiresAt
-	}
+	s.CustomerID = deref(customerID)
+	s.CompletedAt = deref(completedAt)
+	s.ExpiresAt = deref(expiresAt)
 	return s, nil
 }
 

@@ -37,11 +37,7 @@ func (db *DB) Mirror(ctx context.Context, id string) (billing.Mirror, error) {
 	if err != nil {
 		return m, fmt.Errorf("mirror of %s: %w", id, err)
 	}
-	if customerID != nil {
-		m.CustomerID = *customerID
-	}
-	if syncedAt != nil {
-		m.SyncedAt = *syncedAt
-	}
+	m.CustomerID = deref(customerID)
+	m.SyncedAt = deref(syncedAt)
 	return m, nil
 }
