@@ -167,6 +167,13 @@ func (s *Service) Payments(ctx context.Context, q PaymentQuery) ([]Payment, erro
 	return list, nil
 }
 
+// FoldPaymentTotals compacts the counters of the days before today that
+// the totals read, so that a range of days sums a row per day and key
+// however many charges ran at once; it returns how many keys it folded.
+func (s *Service) FoldPaymentTotals(ctx context.Context) (int64, error) {
+	return s.store.FoldPaymentTotals(ctx, s.now())
+}
+
 // PaymentTotals sums the whole filtered set (the cursor aside), per currency.
 func (s *Service) PaymentTotals(ctx context.Context, q PaymentQuery) ([]PaymentTotals, error) {
 	q.Before, q.BeforeID = time.Time{}, 0

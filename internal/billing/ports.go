@@ -110,6 +110,10 @@ type Store interface {
 	// PaymentTotals sums the charge attempts a query selects (its cursor
 	// aside), one PaymentTotals per currency, sorted by currency.
 	PaymentTotals(ctx context.Context, q PaymentQuery) ([]PaymentTotals, error)
+	// FoldPaymentTotals compacts the counters PaymentTotals reads for the
+	// days before now's (UTC), returning how many keys it folded; safe to
+	// run at any time, and to give up (the next run does what it left).
+	FoldPaymentTotals(ctx context.Context, now time.Time) (int64, error)
 	// RecordRecoverySession makes s, just created on Stripe to replace the
 	// session named replaced ("" for the first), the attempt's recovery
 	// session, unless another caller replaced it first or the attempt is no

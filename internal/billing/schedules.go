@@ -2,7 +2,7 @@ package billing
 
 // The jobs of the store's schedules, run by internal/jobs: each calls one
 // method of the Service (RunDunning, SendCardExpiryReminders,
-// SendRecoveryReminders, Reconcile), which does what is due and may run
+// SendRecoveryReminders, Reconcile, FoldPaymentTotals), which does what is due and may run
 // twice, late or on several replicas at once. Their kinds are stored in
 // the job queue, so they must not change.
 
@@ -30,3 +30,10 @@ type ReconcileArgs struct{}
 
 // Kind names the job.
 func (ReconcileArgs) Kind() string { return "reconcile" }
+
+// FoldPaymentTotalsArgs is the job that compacts the payments list's
+// counters of past days.
+type FoldPaymentTotalsArgs struct{}
+
+// Kind names the job.
+func (FoldPaymentTotalsArgs) Kind() string { return "fold_payment_totals" }

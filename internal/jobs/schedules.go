@@ -16,10 +16,12 @@ const (
 	ReconcileEvery = 15 * time.Minute
 	DunningEvery   = time.Hour
 	RemindersEvery = time.Hour
+	FoldEvery      = time.Hour
 )
 
 // Schedules are the store's periodic jobs: reconciliation every 15
-// minutes, dunning and the two reminders hourly. River enqueues them on the
+// minutes; dunning, the two reminders and the fold of the payments
+// counters hourly. River enqueues them on the
 // elected leader only, one job per period (a new leader within the period
 // enqueues none), in the default queue.
 func Schedules() []*river.PeriodicJob {
@@ -31,6 +33,7 @@ func Schedules() []*river.PeriodicJob {
 		Every(DunningEvery, billing.DunningArgs{}, once(DunningEvery)),
 		Every(RemindersEvery, billing.CardExpiryRemindersArgs{}, once(RemindersEvery)),
 		Every(RemindersEvery, billing.RecoveryRemindersArgs{}, once(RemindersEvery)),
+		Every(FoldEvery, billing.FoldPaymentTotalsArgs{}, once(FoldEvery)),
 	}
 }
 
@@ -44,6 +47,7 @@ func scheduleWorkers(svc *billing.Service) []Registration {
 		Worker(&scheduleWorker[billing.CardExpiryRemindersArgs]{run: errorOf(svc.SendCardExpiryReminders)}),
 		Worker(&scheduleWorker[billing.RecoveryRemindersArgs]{run: errorOf(svc.SendRecoveryReminders)}),
 		Worker(&scheduleWorker[billing.ReconcileArgs]{run: errorOf(svc.Reconcile)}),
+		Worker(&scheduleWorker[billing.FoldPaymentTotalsArgs]{run: errorOf(svc.FoldPaymentTotals)}),
 	}
 }
 

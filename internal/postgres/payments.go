@@ -77,8 +77,8 @@ func (db *DB) ListPayments(ctx context.Context, q billing.PaymentQuery) ([]billi
 }
 
 // PaymentTotals sums the charge attempts a query selects, per currency and
-// status, from the counters a trigger keeps per day (migration 013): a few
-// rows a day of the range, not every attempt. The query's bounds are whole
+// status, from the counters a trigger keeps per day (migrations 013 and
+// 016): a few rows a day of the range, not every attempt. The query's bounds are whole
 // days (UTC), as the filter offers.
 func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]billing.PaymentTotals, error) {
 	var args queryArgs
@@ -120,4 +120,42 @@ func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]bill
 		return nil, fmt.Errorf("payment totals: %w", err)
 	}
 	return out, nil
+}
+
+// FoldPaymentTotals adds the counter rows of the days before today (UTC)
+// into each key's shard 0 (migration 016), and returns how many keys it
+// folded. Its rows are taken in the order the counting trigger takes them;
+// it gives up rather than wait on a charge's counter row (lock_timeout),
+// so that it can never be the other half of a deadlock that fails a
+// charge: what it leaves is folded by the next run.
+func (db *DB) FoldPaymentTotals(ctx context.Context, now time.Time) (int64, error) {
+	today := now.UTC().Format(time.DateOnly)
+	var folded int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			WITH locked AS (
+				SELECT day, status, currency, shard, n, amount, refunded, refunded_n FROM payment_day_totals t
+				WHERE day < $1::date AND EXISTS (SELECT 1 FROM payment_day_totals s
+					WHERE s.day = t.day AND s.status = t.status AND s.currency = t.currency AND s.shard <> 0)
+				ORDER BY day, status, currency, shard FOR UPDATE
+			), gone AS (
+				DELETE FROM payment_day_totals t USING locked l
+				WHERE l.shard <> 0 AND (t.day, t.status, t.currency, t.shard) = (l.day, l.status, l.currency, l.shard)
+				RETURNING l.day, l.status, l.currency, l.n, l.amount, l.refunded, l.refunded_n
+			)
+			INSERT INTO payment_day_totals AS t (day, status, currency, shard, n, amount, refunded, refunded_n)
+			SELECT day, status, currency, 0, sum(n), sum(amount), sum(refunded), sum(refunded_n) FROM gone GROUP BY 1, 2, 3
+			ON CONFLICT ON CONSTRAINT payment_day_totals_pkey DO UPDATE SET
+				n = t.n + excluded.n, amount = t.amount + excluded.amount,
+				refunded = t.refunded + excluded.refunded, refunded_n = t.refunded_n + excluded.refunded_n`, today)
+		folded = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fold payment totals before %s: %w", today, err)
+	}
+	return folded, nil
 }

@@ -267,7 +267,8 @@ func (h *harness) recountPayments() {
 			       sum((SELECT coalesce(sum(r.amount), 0) FROM charge_refunds r WHERE r.charge_attempt_id = ca.id AND r.status = 'succeeded')
 			           - refunded_here) AS drift
 			FROM charge_attempts ca GROUP BY 1, 2, 3
-		), kept AS (SELECT day, status, currency, n, amount, refunded, refunded_n, 0 AS drift FROM payment_day_totals WHERE n > 0)
+		), kept AS (SELECT day, status, currency, sum(n), sum(amount), sum(refunded), sum(refunded_n), 0 AS drift
+		            FROM payment_day_totals GROUP BY 1, 2, 3 HAVING sum(n) > 0)
 		SELECT coalesce(string_agg(x::text, '; '), '') FROM ((TABLE counted EXCEPT TABLE kept) UNION ALL (TABLE kept EXCEPT TABLE counted)) x`).Scan(&diff)
 	if err != nil {
 		h.t.Fatal(err)

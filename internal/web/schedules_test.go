@@ -63,7 +63,8 @@ func (h *harness) jobStates(kind string) map[string]int {
 // database; each schedule is enqueued once, by the leader, runs on one of
 // them as the system, and does its work once: the due retry of a soft
 // decline is made and pays, the expiring card is reminded, and the
-// reconciliation and recovery reminders complete.
+// reconciliation, recovery reminders and fold of the payments counters
+// complete.
 func TestSchedulesRunOnceAcrossReplicas(t *testing.T) {
 	stripe := newStripe(t, stripeemu.Options{SecretKey: emulatorKey})
 	schedule := billing.DefaultDunningSchedule()
@@ -81,7 +82,7 @@ func TestSchedulesRunOnceAcrossReplicas(t *testing.T) {
 	}
 
 	kinds := []string{billing.DunningArgs{}.Kind(), billing.CardExpiryRemindersArgs{}.Kind(),
-		billing.RecoveryRemindersArgs{}.Kind(), billing.ReconcileArgs{}.Kind()}
+		billing.RecoveryRemindersArgs{}.Kind(), billing.ReconcileArgs{}.Kind(), billing.FoldPaymentTotalsArgs{}.Kind()}
 	for _, kind := range kinds {
 		waitFor(t, kind+" completed", func() bool { return first.jobStates(kind)["completed"] > 0 })
 		if states := first.jobStates(kind); len(states) != 1 || states["completed"] != 1 {
