@@ -22,7 +22,8 @@ const orderColumns = `o.id, o.email, coalesce(o.customer_id, 0), o.status, o.cur
 const orderFrom = ` FROM orders o LEFT JOIN checkout_sessions cs ON cs.id = o.setup_session_id
 	LEFT JOIN payment_methods pm ON pm.id = o.payment_method_id `
 
-func scanOrder(row pgx.Row) (shop.Order, error) {
+// scanOrder reads orderColumns, then extra, from row.
+func scanOrder(row pgx.Row, extra ...any) (shop.Order, error) {
 	var (
 		o                              shop.Order
 		placedAt, paidAt, canceledAt   *time.Time
@@ -30,9 +31,9 @@ func scanOrder(row pgx.Row) (shop.Order, error) {
 		expMonth, expYear              *int
 		pmCustomer                     *int64
 	)
-	err := row.Scan(&o.ID, &o.Email, &o.CustomerID, &o.Status, &o.Total.Currency, &o.Total.Amount, &o.CheckoutKey,
+	err := row.Scan(append([]any{&o.ID, &o.Email, &o.CustomerID, &o.Status, &o.Total.Currency, &o.Total.Amount, &o.CheckoutKey,
 		&o.CartID, &o.SetupSessionID, &o.SessionURL, &o.PaymentMethodID, &o.ChargeKey, &o.CreatedAt, &placedAt, &paidAt, &canceledAt,
-		&pmType, &brand, &last4, &expMonth, &expYear, &pmStatus, &pmCustomer)
+		&pmType, &brand, &last4, &expMonth, &expYear, &pmStatus, &pmCustomer}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, billing.ErrNotFound
 	}
@@ -47,26 +48,35 @@ func scanOrder(row pgx.Row) (shop.Order, error) {
 	return o, nil
 }
 
-// orderIn reads an order and its lines.
+// orderIn reads an order and its lines in one round trip: a charge reads
+// its order several times, and each trip costs both processes a syscall.
 func orderIn(ctx context.Context, q querier, id int64, lock bool) (shop.Order, error) {
-	sql := `SELECT ` + orderColumns + orderFrom + `WHERE o.id = $1`
+	sql := `SELECT ` + orderColumns + `, l.products, l.names, l.unit_amounts, l.quantities` + orderFrom + `
+		CROSS JOIN LATERAL (SELECT coalesce(array_agg(product_id ORDER BY position), '{}') AS products,
+		                           coalesce(array_agg(name ORDER BY position), '{}') AS names,
+		                           coalesce(array_agg(unit_amount ORDER BY position), '{}') AS unit_amounts,
+		                           coalesce(array_agg(quantity ORDER BY position), '{}') AS quantities
+		                    FROM order_lines WHERE order_id = o.id) l
+		WHERE o.id = $1`
 	if lock {
 		sql += ` FOR UPDATE OF o`
 	}
-	o, err := scanOrder(q.QueryRow(ctx, sql, id))
+	var (
+		products, unitAmounts []int64
+		names                 []string
+		quantities            []int
+	)
+	o, err := scanOrder(q.QueryRow(ctx, sql, id), &products, &names, &unitAmounts, &quantities)
 	if err != nil {
 		return o, err
 	}
-	rows, err := q.Query(ctx, `SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = $1 ORDER BY position`, id)
-	if err != nil {
-		return o, err
+	if len(names) != len(products) || len(unitAmounts) != len(products) || len(quantities) != len(products) {
+		return o, fmt.Errorf("order %d: lines of uneven columns", id)
 	}
-	o.Lines, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (shop.OrderLine, error) {
-		var l shop.OrderLine
-		err := row.Scan(&l.ProductID, &l.Name, &l.UnitAmount, &l.Quantity)
-		return l, err
-	})
-	return o, err
+	for i := range products {
+		o.Lines = append(o.Lines, shop.OrderLine{ProductID: products[i], Name: names[i], UnitAmount: unitAmounts[i], Quantity: quantities[i]})
+	}
+	return o, nil
 }
 
 // Order returns an order with its lines and card.
