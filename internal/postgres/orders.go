@@ -352,7 +352,8 @@ func (db *DB) SettleOrder(ctx context.Context, orderID int64, decide func(shop.O
 			UPDATE orders SET status = $2, updated_at = now(),
 			       payment_method_id = coalesce(nullif($3, ''), payment_method_id), customer_id = coalesce($4, customer_id),
 			       placed_at = CASE WHEN $2 = 'placed' THEN coalesce(placed_at, now()) ELSE placed_at END,
-			       paid_at = CASE WHEN $2 IN ('paid', 'partially_refunded', 'refunded') THEN coalesce(paid_at, now()) ELSE paid_at END
+			       paid_at = CASE WHEN $2 IN ('paid', 'partially_refunded', 'refunded') THEN coalesce(paid_at, now()) ELSE paid_at END,
+			       canceled_at = CASE WHEN $2 = 'canceled' THEN coalesce(canceled_at, now()) ELSE canceled_at END
 			WHERE id = $1`, orderID, st.Status, pmID, nullID(customerID)); err != nil {
 			return err
 		}
@@ -386,7 +387,7 @@ func orderFacts(ctx context.Context, q querier, orderID int64, lock bool) (shop.
 	}
 	f := shop.OrderFacts{Order: o}
 	if o.Status == shop.AwaitingCard && o.SetupSessionID != "" {
-		if f.SavedCard, err = sessionCard(ctx, q, o.SetupSessionID); err != nil {
+		if f.SavedCard, f.SessionExpired, err = sessionCard(ctx, q, o.SetupSessionID); err != nil {
 			return f, err
 		}
 	}
@@ -401,27 +402,37 @@ func orderFacts(ctx context.Context, q querier, orderID int64, lock bool) (shop.
 	return f, nil
 }
 
-// sessionCard is the card a completed setup session saved, or nil.
-func sessionCard(ctx context.Context, q querier, sessionID string) (*billing.PaymentMethod, error) {
+// sessionCard is the card a completed setup session saved, or nil, and
+// whether the session expired instead.
+func sessionCard(ctx context.Context, q querier, sessionID string) (*billing.PaymentMethod, bool, error) {
 	var (
+		status string
+		pmID   *string
 		pm     billing.PaymentMethod
+		pmType *string
 		brand  *string
 		last4  *string
 		month  *int
 		year   *int
 		custID *int64
+		pmStat *string
 	)
 	err := q.QueryRow(ctx, `
-		SELECT pm.id, pm.type, pm.brand, pm.last4, pm.exp_month, pm.exp_year, pm.status, pm.customer_id
-		FROM checkout_sessions cs JOIN setup_intents si ON si.id = cs.setup_intent_id JOIN payment_methods pm ON pm.id = si.payment_method_id
-		WHERE cs.id = $1 AND cs.status = 'complete' AND pm.customer_id IS NOT NULL`, sessionID).
-		Scan(&pm.ID, &pm.Type, &brand, &last4, &month, &year, &pm.Status, &custID)
+		SELECT cs.status, pm.id, pm.type, pm.brand, pm.last4, pm.exp_month, pm.exp_year, pm.status, pm.customer_id
+		FROM checkout_sessions cs LEFT JOIN setup_intents si ON si.id = cs.setup_intent_id
+		LEFT JOIN payment_methods pm ON pm.id = si.payment_method_id AND pm.customer_id IS NOT NULL
+		WHERE cs.id = $1`, sessionID).
+		Scan(&status, &pmID, &pmType, &brand, &last4, &month, &year, &pmStat, &custID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	if status != "complete" || pmID == nil {
+		return nil, status == "expired", nil
+	}
+	pm.ID, pm.Type, pm.Status = *pmID, *pmType, *pmStat
 	pm.Brand, pm.Last4, pm.ExpMonth, pm.ExpYear, pm.CustomerID = deref(brand), deref(last4), deref(month), deref(year), *custID
-	return &pm, nil
+	return &pm, false, nil
 }

@@ -44,6 +44,9 @@ func (s *Service) Checkout(ctx context.Context, cartToken, rawEmail, key string)
 	if order.Email != email {
 		return "", billing.Invalid("form", "This form was already used for another order; open your cart again.")
 	}
+	if order.Status == Canceled {
+		return "", billing.Invalid("form", "Order %s was canceled (its card page expired unused); open your cart again to place a new order.", order.Number())
+	}
 	if order.Status != AwaitingCard {
 		return s.OrderLink(order.ID), nil // placed already: its page says so
 	}
@@ -192,6 +195,9 @@ func nextStatus(f OrderFacts) OrderStatus {
 	case AwaitingCard:
 		if f.SavedCard != nil {
 			return Placed
+		}
+		if f.SessionExpired {
+			return Canceled // its lines are still in the cart, for a new order
 		}
 	case Charging:
 		if a != nil && (a.Failed() || a.Status == billing.ChargeFailed) {

@@ -174,6 +174,9 @@ type OrderFacts struct {
 	Order Order
 	// SavedCard is the card the order's setup session saved, once complete.
 	SavedCard *billing.PaymentMethod
+	// SessionExpired says the order's setup session expired without saving
+	// a card: the customer left, and the order is given up.
+	SessionExpired bool
 	// Attempt is the charge attempt of the order's current charge key, if made.
 	Attempt *billing.ChargeAttempt
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/shop"
 	"github.com/storefront/storefront/internal/staff"
+	"github.com/storefront/storefront/internal/stripeemu"
 )
 
 // shopper is a customer's browser: its own cookies (the cart), no redirects followed.
@@ -247,3 +248,49 @@ func TestStorefrontSellsAndTheAdminChargesAndRefunds(t *testing.T) {
 func staffActor() staff.Actor { return staff.Actor{Name: "test@example.com", Address: "192.0.2.1"} }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestAnOrderWhoseCardPageExpiresIsCanceled: a customer who leaves the card
+// page leaves an order awaiting its card; when Stripe expires the session,
+// the order is canceled (no longer counted as waiting), its lines stay in
+// the cart, the old form is refused with a message, and a new checkout
+// places a new order.
+func TestAnOrderWhoseCardPageExpiresIsCanceled(t *testing.T) {
+	stripe := newStripe(t, stripeemu.Options{WebhookSecret: webhookSecret})
+	h := newStore(t, stripe, nil)
+	stripe.emu.SetWebhookEndpoint(h.store.URL + "/webhook")
+	s := h.newShopper()
+	s.add(h.catalog()["T-shirt"], "1")
+	key := billing.NewIdempotencyKey()
+	form := url.Values{"email": {"gone@example.com"}, "key": {key}}
+	res := s.post("/checkout", form)
+	session := res.location[strings.LastIndex(res.location, "/")+1:]
+	abandoned := h.order(session)
+
+	req, _ := http.NewRequest(http.MethodPost, h.stripeServer.URL+"/v1/checkout/sessions/"+session+"/expire", nil)
+	req.Header.Set("Authorization", "Bearer sk_test_harness")
+	if expire := h.do(req); expire.status != http.StatusOK {
+		t.Fatalf("expire the session on Stripe: %d %s", expire.status, expire.body)
+	}
+	waitFor(t, "the order canceled by the expiry", func() bool { return h.orderByID(abandoned.ID).Status == shop.Canceled })
+	if o := h.orderByID(abandoned.ID); o.CanceledAt.IsZero() || o.PaymentMethodID != "" {
+		t.Errorf("the canceled order: %+v", o)
+	}
+	if page := h.admin("/admin/orders/"+strconv.FormatInt(abandoned.ID, 10), "admin", adminPassword); !strings.Contains(page.body, `data-status="canceled"`) {
+		t.Errorf("the admin's order page does not show it canceled")
+	}
+
+	if cart := s.get("/cart"); !strings.Contains(cart.body, "T-shirt") {
+		t.Errorf("the cart lost the order's lines:\n%s", cart.body)
+	}
+	before := h.count("orders")
+	if again := s.post("/checkout", form); again.status != http.StatusBadRequest || !strings.Contains(again.body, "was canceled") {
+		t.Errorf("the old form again: %d, want a 400 saying the order was canceled", again.status)
+	}
+	if h.count("orders") != before || h.orderByID(abandoned.ID).Status != shop.Canceled {
+		t.Errorf("the refused form changed the orders")
+	}
+	placed := h.order(s.checkout("gone@example.com"))
+	if placed.ID == abandoned.ID || placed.Status != shop.AwaitingCard || len(placed.Lines) != 1 {
+		t.Errorf("a new checkout: %+v, want a new order awaiting its card", placed)
+	}
+}
