@@ -82,7 +82,7 @@ func TestParseDunningSchedule(t *testing.T) {
 // that the customer hears of it only at the end.
 func TestRetryFollowUp(t *testing.T) {
 	start := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
-	s := &Service{dunning: DefaultDunningSchedule(), baseURL: "https://shop.example", recoveryKey: []byte("a key"),
+	s := &Service{dunning: DefaultDunningSchedule(), baseURL: "https://shop.example", links: NewLinkSigner([]byte("a key"), ""),
 		now: func() time.Time { return start.Add(25 * time.Hour) }}
 	orig := ChargeAttempt{ID: 7, Status: ChargeDeclined, Money: Money{Amount: 1000, Currency: "usd"}, CustomerEmail: "a@example.com",
 		Dunning: Dunning{AttemptID: 7, Status: DunningRetrying, StartedAt: start}}
@@ -123,7 +123,7 @@ func TestRetryFollowUp(t *testing.T) {
 		})
 	}
 	t.Run("a retry overdue after missed runs waits an hour after the last", func(t *testing.T) {
-		late := &Service{dunning: s.dunning, baseURL: s.baseURL, recoveryKey: s.recoveryKey,
+		late := &Service{dunning: s.dunning, baseURL: s.baseURL, links: s.links,
 			now: func() time.Time { return start.Add(100 * time.Hour) }}
 		f := late.retryFollowUp(orig, ChargeAttempt{ID: 21, RetryOf: 7, RetryNumber: 1}, ChargeDeclined, soft)
 		if want := start.Add(101 * time.Hour); !f.Dunning.NextRetryAt.Equal(want) {
@@ -148,7 +148,7 @@ func TestDunningKey(t *testing.T) {
 // TestSignedTokenPurposes: a card link never opens a payment, nor the reverse.
 func TestSignedTokenPurposes(t *testing.T) {
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
-	s := &Service{recoveryKey: []byte("a key"), now: func() time.Time { return now }}
+	s := &Service{links: NewLinkSigner([]byte("a key"), ""), now: func() time.Time { return now }}
 	card := s.signedToken(cardTokenPurpose, 42, now.Add(time.Hour))
 	pay := s.recoveryToken(42, now.Add(time.Hour))
 	if id, err := s.verifySignedToken(cardTokenPurpose, card); err != nil || id != 42 {
@@ -163,7 +163,7 @@ func TestSignedTokenPurposes(t *testing.T) {
 	if _, err := s.verifySignedToken(cardTokenPurpose, pay); err != ErrLinkInvalid {
 		t.Errorf("a payment token as a card link: %v, want invalid", err)
 	}
-	later := &Service{recoveryKey: s.recoveryKey, now: func() time.Time { return now.Add(2 * time.Hour) }}
+	later := &Service{links: s.links, now: func() time.Time { return now.Add(2 * time.Hour) }}
 	if _, err := later.verifySignedToken(cardTokenPurpose, card); err != ErrLinkExpired {
 		t.Errorf("an old card token: %v, want expired", err)
 	}

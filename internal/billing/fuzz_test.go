@@ -68,7 +68,7 @@ func FuzzListQueries(f *testing.F) {
 }
 
 func FuzzRecoveryToken(f *testing.F) {
-	s := &Service{recoveryKey: []byte("fuzz key"), now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
+	s := &Service{links: NewLinkSigner([]byte("fuzz key"), ""), now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
 	valid := s.recoveryToken(42, s.now().Add(time.Hour))
 	f.Add(valid)
 	f.Add(valid + "x")

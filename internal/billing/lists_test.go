@@ -112,7 +112,7 @@ func TestEventStateOrder(t *testing.T) {
 // for an hour, and no other kind of link opens them.
 func TestManageLinkToken(t *testing.T) {
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
-	s := &Service{recoveryKey: []byte("a key"), now: func() time.Time { return now }, baseURL: "https://shop.example"}
+	s := &Service{links: NewLinkSigner([]byte("a key"), ""), now: func() time.Time { return now }, baseURL: "https://shop.example"}
 	link := s.ManageLink(42)
 	token := link[len("https://shop.example"+ManageLinkPath):]
 	if id, expires, err := s.readSignedToken(manageTokenPurpose, token); err != nil || id != 42 || !expires.Equal(now.Add(ManageLinkTTL)) {
@@ -128,7 +128,7 @@ func TestManageLinkToken(t *testing.T) {
 	if _, err := s.verifySignedToken(manageTokenPurpose, s.recoveryToken(42, now.Add(time.Hour))); err != ErrLinkInvalid {
 		t.Errorf("a payment token as a manage link: %v", err)
 	}
-	later := &Service{recoveryKey: s.recoveryKey, now: func() time.Time { return now.Add(ManageLinkTTL + time.Second) }}
+	later := &Service{links: s.links, now: func() time.Time { return now.Add(ManageLinkTTL + time.Second) }}
 	if _, err := later.verifySignedToken(manageTokenPurpose, token); err != ErrLinkExpired {
 		t.Errorf("a manage token after an hour: %v, want expired", err)
 	}

@@ -20,12 +20,13 @@ type Service struct {
 	baseURL    string
 	currency   string
 	apiVersion string
-	// recoveryKey signs recovery links; every replica loads the same one.
-	recoveryKey []byte
-	now         func() time.Time
-	log         *slog.Logger
-	observer    Observer
-	auditFunc   AuditFunc
+	// links signs recovery, card and manage links with the recovery key;
+	// every replica loads the same one.
+	links     LinkSigner
+	now       func() time.Time
+	log       *slog.Logger
+	observer  Observer
+	auditFunc AuditFunc
 	// dunning is when a soft decline is retried, counted from the decline.
 	dunning []time.Duration
 
@@ -76,17 +77,17 @@ func NewService(store Store, gateway Gateway, opts Options) *Service {
 		dunning = DefaultDunningSchedule()
 	}
 	return &Service{
-		dunning:     dunning,
-		observer:    observer,
-		store:       store,
-		gateway:     gateway,
-		baseURL:     strings.TrimRight(opts.BaseURL, "/"),
-		currency:    opts.Currency,
-		apiVersion:  opts.APIVersion,
-		recoveryKey: opts.RecoveryKey,
-		now:         now,
-		log:         log,
-		auditFunc:   opts.Audit,
+		dunning:    dunning,
+		observer:   observer,
+		store:      store,
+		gateway:    gateway,
+		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
+		currency:   opts.Currency,
+		apiVersion: opts.APIVersion,
+		links:      NewLinkSigner(opts.RecoveryKey, ""),
+		now:        now,
+		log:        log,
+		auditFunc:  opts.Audit,
 	}
 }
 

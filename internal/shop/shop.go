@@ -305,7 +305,7 @@ type Service struct {
 	store     Store
 	billing   *billing.Service
 	baseURL   string
-	linkKey   []byte
+	links     billing.LinkSigner
 	auditFunc billing.AuditFunc
 	now       func() time.Time
 	log       *slog.Logger
@@ -333,7 +333,8 @@ const LinkKeyName = "order_links"
 
 // NewService returns a Service.
 func NewService(store Store, b *billing.Service, opts Options) *Service {
-	s := &Service{store: store, billing: b, baseURL: strings.TrimRight(opts.BaseURL, "/"), linkKey: opts.LinkKey,
+	s := &Service{store: store, billing: b, baseURL: strings.TrimRight(opts.BaseURL, "/"),
+		links:     billing.NewLinkSigner(opts.LinkKey, orderLinkDomain),
 		auditFunc: opts.Audit, now: opts.Now, log: opts.Logger, catalog: newCatalogCache(opts.CatalogMaxAge)}
 	if s.now == nil {
 		s.now = time.Now

@@ -1,6 +1,10 @@
 package shop
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -105,5 +109,14 @@ func TestOrderLinks(t *testing.T) {
 	}
 	if _, ok := other.verifyOrderToken(token); ok {
 		t.Error("a link signed with another key is accepted")
+	}
+	// Links already emailed keep opening: the token is spelled as it always
+	// was, base64url(id) "." base64url(HMAC-SHA256(key, "order|" id)[:16]).
+	id := binary.BigEndian.AppendUint64(nil, 1042)
+	mac := hmac.New(sha256.New, []byte("0123456789abcdef0123456789abcdef"))
+	mac.Write([]byte("order|"))
+	mac.Write(id)
+	if want := base64.RawURLEncoding.EncodeToString(id) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16]); token != want {
+		t.Errorf("order token %q, want %q", token, want)
 	}
 }
