@@ -47,6 +47,13 @@ func TestNextStatus(t *testing.T) {
 			}
 		})
 	}
+	// The card page expired unused: an order still awaiting its card is
+	// given up; an order placed meanwhile is not.
+	for status, want := range map[OrderStatus]OrderStatus{AwaitingCard: Canceled, Placed: Placed, Paid: Paid} {
+		if got := nextStatus(OrderFacts{Order: Order{Status: status}, SessionExpired: true}); got != want {
+			t.Errorf("%s, its session expired: nextStatus = %s, want %s", status, got, want)
+		}
+	}
 }
 
 func TestDecideSendsOneEmailPerTransition(t *testing.T) {
