@@ -210,13 +210,64 @@ func (s *Service) messageID(n Notification) string {
 	return "notification-" + strconv.FormatInt(n.ID, 10) + "." + strconv.FormatInt(n.CreatedAt.UnixMicro(), 36) + "@" + host
 }
 
-// Notifications returns the newest notifications of the outbox.
-func (s *Service) Notifications(ctx context.Context) ([]Notification, error) {
-	list, err := s.store.Notifications(ctx, 100)
+// OutboxPageSize is how many messages a page of the outbox shows.
+const OutboxPageSize = 100
+
+// OutboxQuery selects a page of the outbox, newest first: every message,
+// or the failed ones only (those staff may send again).
+type OutboxQuery struct {
+	FailedOnly bool
+	// Before and BeforeID, when set, are the keyset cursor: messages
+	// created before Before, or at it with a lower id.
+	Before   time.Time
+	BeforeID int64
+	Limit    int
+}
+
+// ParseOutboxQuery validates the outbox's filter ("" or "failed") and
+// next-page cursor.
+func ParseOutboxQuery(status, before, beforeID string) (OutboxQuery, error) {
+	q := OutboxQuery{Limit: OutboxPageSize}
+	switch NotificationStatus(status) {
+	case "":
+	case NotificationFailed:
+		q.FailedOnly = true
+	default:
+		return q, Invalid("status", "The outbox shows every message or the failed ones; %q is neither.", status)
+	}
+	if before == "" && beforeID == "" {
+		return q, nil
+	}
+	t, err1 := time.Parse(time.RFC3339Nano, before)
+	id, err2 := strconv.ParseInt(beforeID, 10, 64)
+	if err1 != nil || err2 != nil || id <= 0 || t.Year() < 2000 || t.Year() > 9999 {
+		return q, Invalid("before", "The page link is malformed; start again from the first page.")
+	}
+	q.Before, q.BeforeID = t, id
+	return q, nil
+}
+
+// NextOutboxPage is the cursor of the page after one ending with last.
+func NextOutboxPage(last Notification) (before, beforeID string) {
+	return last.CreatedAt.UTC().Format(time.RFC3339Nano), strconv.FormatInt(last.ID, 10)
+}
+
+// Notifications returns a page of the outbox.
+func (s *Service) Notifications(ctx context.Context, q OutboxQuery) ([]Notification, error) {
+	list, err := s.store.Notifications(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
 	return list, nil
+}
+
+// FailedNotifications counts the messages staff may send again.
+func (s *Service) FailedNotifications(ctx context.Context) (int, error) {
+	n, err := s.store.FailedNotifications(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("failed notifications: %w", err)
+	}
+	return n, nil
 }
 
 // ResendNotification sends a failed message again, from staff's outbox: a

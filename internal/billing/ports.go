@@ -137,8 +137,10 @@ type Store interface {
 	// PaymentIntent, or with failure set why it did not happen (to retry).
 	FailedIntentCanceled(ctx context.Context, attemptID int64, failure string) error
 
-	// Notifications returns the newest notifications, for the admin's outbox.
-	Notifications(ctx context.Context, limit int) ([]Notification, error)
+	// Notifications returns a page of the admin's outbox (OutboxQuery).
+	Notifications(ctx context.Context, q OutboxQuery) ([]Notification, error)
+	// FailedNotifications counts the messages given up on (NotificationFailed).
+	FailedNotifications(ctx context.Context) (int, error)
 	// Notification returns one notification, or ErrNotFound.
 	Notification(ctx context.Context, id int64) (Notification, error)
 	// ClaimNotification holds an unsent notification for one sender for

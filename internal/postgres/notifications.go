@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,9 +80,22 @@ func (db *DB) enqueueSend(ctx context.Context, tx pgx.Tx, id int64) error {
 	return nil
 }
 
-// Notifications returns the newest notifications.
-func (db *DB) Notifications(ctx context.Context, limit int) ([]billing.Notification, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+notificationColumns+` FROM notifications ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+// failedNotification is a message given up on, which staff may send again
+// (billing.NotificationFailed); migration 018 indexes it.
+const failedNotification = `sent_at IS NULL AND failed_at IS NOT NULL`
+
+// Notifications returns a page of the outbox, newest first, by keyset.
+func (db *DB) Notifications(ctx context.Context, q billing.OutboxQuery) ([]billing.Notification, error) {
+	var args queryArgs
+	where := []string{"true"}
+	if q.FailedOnly {
+		where = append(where, failedNotification)
+	}
+	if q.BeforeID != 0 {
+		where = append(where, "(created_at, id) < ("+args.add(q.Before)+", "+args.add(q.BeforeID)+")")
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at DESC, id DESC LIMIT `+args.add(q.Limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
@@ -90,6 +104,15 @@ func (db *DB) Notifications(ctx context.Context, limit int) ([]billing.Notificat
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
 	return list, nil
+}
+
+// FailedNotifications counts the failed messages (few, and indexed apart).
+func (db *DB) FailedNotifications(ctx context.Context) (int, error) {
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE `+failedNotification).Scan(&n); err != nil {
+		return 0, fmt.Errorf("failed notifications: %w", err)
+	}
+	return n, nil
 }
 
 // Notification returns one notification.

@@ -75,7 +75,7 @@ func TestNotificationAndItsJobAreOneWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	list, err := db.Notifications(ctx, 10)
+	list, err := db.Notifications(ctx, billing.OutboxQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestNotificationAndItsJobAreOneWrite(t *testing.T) {
 	if _, err := db.FinishChargeAttempt(ctx, b.ID, declined, billing.ChargeDeclined, declineNotice(b)); err == nil || !strings.Contains(err.Error(), "no jobs today") {
 		t.Fatalf("FinishChargeAttempt with the job refused: %v", err)
 	}
-	if list, _ := db.Notifications(ctx, 10); len(list) != 1 {
+	if list, _ := db.Notifications(ctx, billing.OutboxQuery{Limit: 10}); len(list) != 1 {
 		t.Errorf("%d notifications after the failed transaction, want the first one only", len(list))
 	}
 	if got, _ := db.ChargeAttempt(ctx, b.ID); got.Status != billing.ChargeProcessing {
@@ -156,7 +156,7 @@ func TestMigrationEnqueuesWaitingMessages(t *testing.T) {
 	}
 	status := map[string]billing.NotificationStatus{}
 	var waiting int64
-	list, err := db.Notifications(ctx, 10)
+	list, err := db.Notifications(ctx, billing.OutboxQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,21 +4,42 @@ import (
 	"net/http"
 	"strconv"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/storefront/storefront/internal/billing"
 )
 
 type outboxPage struct {
 	Notifications []billing.Notification
+	// FailedOnly: the page lists the failed messages only; Failed counts them all.
+	FailedOnly bool
+	Failed     int
+	// Next is the next page's URL, "" on the last.
+	Next string
 }
 
-// adminOutbox lists the messages to customers and where each stands.
+// adminOutbox lists the messages to customers and where each stands,
+// newest first, a keyset page at a time; all of them or the failed ones.
 func (s *Server) adminOutbox(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.Notifications(r.Context())
+	v := r.URL.Query()
+	q, err := billing.ParseOutboxQuery(v.Get("status"), v.Get("before"), v.Get("before_id"))
 	if err != nil {
 		return err
 	}
+	var p outboxPage
+	g, ctx := errgroup.WithContext(r.Context())
+	g.Go(func() (err error) { p.Notifications, err = s.svc.Notifications(ctx, q); return err })
+	g.Go(func() (err error) { p.Failed, err = s.svc.FailedNotifications(ctx); return err })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	p.FailedOnly = q.FailedOnly
+	if len(p.Notifications) == q.Limit {
+		before, beforeID := billing.NextOutboxPage(p.Notifications[len(p.Notifications)-1])
+		p.Next = pageURL("/admin/outbox", "status", v.Get("status"), "before", before, "before_id", beforeID)
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	return s.render(w, r, http.StatusOK, "admin_outbox", outboxPage{Notifications: list})
+	return s.render(w, r, http.StatusOK, "admin_outbox", p)
 }
 
 // adminOutboxSend sends a failed message again (audited), once confirmed,

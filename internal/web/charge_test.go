@@ -76,7 +76,7 @@ func (h *harness) chargeCard(pmID, amount, currency string) billing.ChargeAttemp
 
 func (h *harness) notifications() []billing.Notification {
 	h.t.Helper()
-	list, err := h.db.Notifications(context.Background(), 100)
+	list, err := h.db.Notifications(context.Background(), billing.OutboxQuery{Limit: 100})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -3,13 +3,18 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/storefront/storefront/internal/billing"
 	"github.com/storefront/storefront/internal/jobs"
@@ -318,4 +323,69 @@ func TestStopHandsBackARunningJob(t *testing.T) {
 	h.startJobs(mail, nil)
 	waitFor(t, "the message is sent", func() bool { return h.notifications()[0].Status() == billing.NotificationSent })
 	checkOncePerNotification(t, mail, h.notifications())
+}
+
+// TestOutboxPagesThroughEveryMessage: an outbox of more messages than a
+// page shows them all, newest first, a page at a time (messages written in
+// the same instant included), and the failed ones alone, counted; a
+// malformed page link or filter is a 400 page.
+func TestOutboxPagesThroughEveryMessage(t *testing.T) {
+	h := newHarness(t)
+	const total = billing.OutboxPageSize*2 + 30
+	if _, err := h.db.Pool().Exec(context.Background(), `
+		INSERT INTO customers (email) VALUES ('many@example.com');
+		INSERT INTO notifications (customer_id, kind, recipient, subject, body, link, created_at, failed_at, failing_since)
+		SELECT c.id, 'manage_cards', 'many@example.com', 'Message ' || i, 'body', 'https://shop.example/account',
+		       timestamptz '2026-11-01 00:00:00Z' + (i / 3) * interval '1 minute',
+		       CASE WHEN i % 10 = 0 THEN now() END, CASE WHEN i % 10 = 0 THEN now() END
+		FROM generate_series(1, `+strconv.Itoa(total)+`) i, customers c WHERE c.email = 'many@example.com'`); err != nil {
+		t.Fatal(err)
+	}
+	ids := regexp.MustCompile(`<tr id="notification-(\d+)">`)
+	older := regexp.MustCompile(`<p class="pager"><a href="([^"]+)">Older</a>`)
+	walk := func(first string) (shown []int64) {
+		t.Helper()
+		for page := first; page != ""; {
+			res := h.admin(page, "admin", adminPassword)
+			if res.status != http.StatusOK {
+				t.Fatalf("%s: %d", page, res.status)
+			}
+			for _, m := range ids.FindAllStringSubmatch(res.body, -1) {
+				id, _ := strconv.ParseInt(m[1], 10, 64)
+				shown = append(shown, id)
+			}
+			page = ""
+			if m := older.FindStringSubmatch(res.body); m != nil {
+				page = html.UnescapeString(m[1])
+			}
+		}
+		return shown
+	}
+	want := func(where string) []int64 {
+		t.Helper()
+		rows, err := h.db.Pool().Query(context.Background(), `SELECT id FROM notifications WHERE `+where+` ORDER BY created_at DESC, id DESC`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	if got, all := walk("/admin/outbox"), want("true"); !slices.Equal(got, all) {
+		t.Errorf("the outbox's pages show %d messages, want all %d newest first, each once", len(got), len(all))
+	}
+	failed := want("failed_at IS NOT NULL")
+	if got := walk("/admin/outbox?status=failed"); !slices.Equal(got, failed) {
+		t.Errorf("the failed messages' pages show %v, want %v", got, failed)
+	}
+	if page := h.admin("/admin/outbox", "admin", adminPassword); !strings.Contains(page.body, "Failed ("+strconv.Itoa(len(failed))+")") {
+		t.Errorf("the outbox does not count its %d failed messages", len(failed))
+	}
+	for _, bad := range []string{"?status=sent", "?before=yesterday&before_id=1", "?before=2026-11-01T00:00:00Z", "?before=2026-11-01T00:00:00Z&before_id=-3"} {
+		if res := h.admin("/admin/outbox"+bad, "admin", adminPassword); res.status != http.StatusBadRequest || !strings.Contains(res.body, "<h1>") {
+			t.Errorf("/admin/outbox%s: %d, want a 400 page", bad, res.status)
+		}
+	}
 }
