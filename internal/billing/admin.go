@@ -71,6 +71,25 @@ func ParseListCursor(before, beforeID string) (time.Time, string, error) {
 	return t, beforeID, nil
 }
 
+// parseIDCursor reads a keyset cursor of a list ordered by (created_at,
+// id) with numeric ids, as idCursor writes it; both empty is no cursor.
+func parseIDCursor(before, beforeID string) (time.Time, int64, error) {
+	if before == "" && beforeID == "" {
+		return time.Time{}, 0, nil
+	}
+	t, err1 := time.Parse(time.RFC3339Nano, before)
+	id, err2 := strconv.ParseInt(beforeID, 10, 64)
+	if err1 != nil || err2 != nil || id <= 0 || t.Year() < 2000 || t.Year() > 9999 {
+		return time.Time{}, 0, Invalid("before", "The page link is malformed; start again from the first page.")
+	}
+	return t, id, nil
+}
+
+// idCursor is the cursor of the page after a row created at, with id.
+func idCursor(at time.Time, id int64) (before, beforeID string) {
+	return at.UTC().Format(time.RFC3339Nano), strconv.FormatInt(id, 10)
+}
+
 // SearchIsLastFour tells whether a search names the last 4 digits of a card.
 func SearchIsLastFour(search string) bool { return lastFourPattern.MatchString(search) }
 

@@ -235,21 +235,14 @@ func ParseOutboxQuery(status, before, beforeID string) (OutboxQuery, error) {
 	default:
 		return q, Invalid("status", "The outbox shows every message or the failed ones; %q is neither.", status)
 	}
-	if before == "" && beforeID == "" {
-		return q, nil
-	}
-	t, err1 := time.Parse(time.RFC3339Nano, before)
-	id, err2 := strconv.ParseInt(beforeID, 10, 64)
-	if err1 != nil || err2 != nil || id <= 0 || t.Year() < 2000 || t.Year() > 9999 {
-		return q, Invalid("before", "The page link is malformed; start again from the first page.")
-	}
-	q.Before, q.BeforeID = t, id
-	return q, nil
+	var err error
+	q.Before, q.BeforeID, err = parseIDCursor(before, beforeID)
+	return q, err
 }
 
 // NextOutboxPage is the cursor of the page after one ending with last.
 func NextOutboxPage(last Notification) (before, beforeID string) {
-	return last.CreatedAt.UTC().Format(time.RFC3339Nano), strconv.FormatInt(last.ID, 10)
+	return idCursor(last.CreatedAt, last.ID)
 }
 
 // Notifications returns a page of the outbox.

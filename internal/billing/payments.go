@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -63,16 +62,8 @@ func ParsePaymentQuery(status, from, to, before, beforeID string) (PaymentQuery,
 	if !q.From.IsZero() && !q.Until.IsZero() && !q.From.Before(q.Until) {
 		return q, Invalid("to", "The last day comes before the first; swap them.")
 	}
-	if before == "" && beforeID == "" {
-		return q, nil
-	}
-	t, err1 := time.Parse(time.RFC3339Nano, before)
-	id, err2 := strconv.ParseInt(beforeID, 10, 64)
-	if err1 != nil || err2 != nil || id <= 0 || t.Year() < 2000 || t.Year() > 9999 {
-		return q, Invalid("before", "The page link is malformed; start again from the first page.")
-	}
-	q.Before, q.BeforeID = t, id
-	return q, nil
+	q.Before, q.BeforeID, err = parseIDCursor(before, beforeID)
+	return q, err
 }
 
 func validPaymentStatus(s string) bool { return slices.Contains(PaymentStatuses, s) }
@@ -210,5 +201,5 @@ func (s *Service) EachPayment(ctx context.Context, q PaymentQuery, fn func(Payme
 
 // NextPaymentPage is the cursor after the last payment of a page, as query values.
 func NextPaymentPage(last Payment) (before, beforeID string) {
-	return last.CreatedAt.UTC().Format(time.RFC3339Nano), strconv.FormatInt(last.ID, 10)
+	return idCursor(last.CreatedAt, last.ID)
 }
