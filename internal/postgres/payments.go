@@ -78,8 +78,8 @@ func (db *DB) ListPayments(ctx context.Context, q billing.PaymentQuery) ([]billi
 
 // PaymentTotals sums the charge attempts a query selects, per currency and
 // status, from the counters a trigger keeps per day (migrations 013 and
-// 016): a few rows a day of the range, not every attempt. The query's bounds are whole
-// days (UTC), as the filter offers.
+// 016): a few rows a day of the range, not every attempt. The query's
+// bounds are whole days (UTC), as the filter offers.
 func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]billing.PaymentTotals, error) {
 	var args queryArgs
 	where := []string{"true"}

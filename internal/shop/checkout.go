@@ -45,7 +45,7 @@ func (s *Service) Checkout(ctx context.Context, cartToken, rawEmail, key string)
 		return "", billing.Invalid("form", "This form was already used for another order; open your cart again.")
 	}
 	if order.Status == Canceled {
-		return "", billing.Invalid("form", "Order %s was canceled (its card page expired unused); open your cart again to place a new order.", order.Number())
+		return "", billing.Invalid("form", "Order %s was canceled; open your cart again to place a new order.", order.Number())
 	}
 	if order.Status != AwaitingCard {
 		return s.OrderLink(order.ID), nil // placed already: its page says so
