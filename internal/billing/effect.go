@@ -46,6 +46,11 @@ type ChargeUpdate struct {
 	AttemptID int64
 	Status    string
 	Outcome   ChargeOutcome
+	// FollowUp is what the outcome sets going (the customer's message, or
+	// the dunning), as Stripe's answer would have: written with the update
+	// when the attempt settles to Status, so that an answer lost to a crash
+	// loses nothing once the webhook or a sync brings it.
+	FollowUp ChargeFollowUp
 }
 
 // Recovery is a failed charge paid through its recovery link.
@@ -85,6 +90,9 @@ func (s *Service) applyEffect(ctx context.Context, eventID string, effect Effect
 	}
 	for range effect.Recoveries {
 		s.observer.ChargeSettled(ChargeRecovered)
+	}
+	for _, u := range effect.ChargeUpdates {
+		s.afterPaidRetry(ctx, u.FollowUp)
 	}
 	return nil
 }

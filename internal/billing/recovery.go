@@ -425,5 +425,17 @@ func (s *Service) paymentIntentEffect(ctx context.Context, id string) (Effect, e
 	if outcome.AttemptID == 0 || status == ChargeProcessing {
 		return Effect{}, nil
 	}
-	return Effect{ChargeUpdates: []ChargeUpdate{{AttemptID: outcome.AttemptID, Status: status, Outcome: outcome}}}, nil
+	update := ChargeUpdate{AttemptID: outcome.AttemptID, Status: status, Outcome: outcome}
+	attempt, err := s.store.ChargeAttempt(ctx, outcome.AttemptID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Effect{}, nil // made by another store on the same Stripe account
+	case err != nil:
+		return Effect{}, err
+	case attempt.Status == ChargeProcessing:
+		if update.FollowUp, err = s.chargeFollowUp(ctx, attempt, status, outcome); err != nil {
+			return Effect{}, err
+		}
+	}
+	return Effect{ChargeUpdates: []ChargeUpdate{update}}, nil
 }

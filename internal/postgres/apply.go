@@ -39,13 +39,38 @@ func (db *DB) Apply(ctx context.Context, eventID string, effect billing.Effect, 
 				        (SELECT customer_id FROM deleted_stripe_customers WHERE stripe_customer_id = $2), customer_id)
 				WHERE id = $1`, eventID, effect.StripeCustomerID, nullID(effect.CustomerID))
 		}
-		return tx.SendBatch(ctx, batch).Close()
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
+		}
+		return db.writeChargeFollowUps(ctx, tx, effect.ChargeUpdates)
 	})
 	if errors.Is(err, billing.ErrAlreadyApplied) {
 		return err
 	}
 	if err != nil {
 		return fmt.Errorf("apply effect of event %q: %w", eventID, err)
+	}
+	return nil
+}
+
+// writeChargeFollowUps writes what each settled attempt sets going, once
+// the update has settled it to its status (by this effect, or by Stripe's
+// answer first: a step or message written twice is written once).
+func (db *DB) writeChargeFollowUps(ctx context.Context, tx pgx.Tx, updates []billing.ChargeUpdate) error {
+	for _, u := range updates {
+		if u.FollowUp.Dunning == nil && u.FollowUp.Notify == nil {
+			continue
+		}
+		var current string
+		if err := tx.QueryRow(ctx, `SELECT status FROM charge_attempts WHERE id = $1`, u.AttemptID).Scan(&current); err != nil {
+			return fmt.Errorf("status of attempt %d: %w", u.AttemptID, err)
+		}
+		if current != u.Status {
+			continue
+		}
+		if err := db.writeFollowUp(ctx, tx, u.FollowUp); err != nil {
+			return fmt.Errorf("follow-up of attempt %d: %w", u.AttemptID, err)
+		}
 	}
 	return nil
 }

@@ -99,19 +99,13 @@ func (db *DB) CreateChargeAttempt(ctx context.Context, a billing.ChargeAttempt, 
 // another outcome) is left as it is, and so is its follow-up.
 func (db *DB) FinishChargeAttempt(ctx context.Context, id int64, o billing.ChargeOutcome, status string, next billing.ChargeFollowUp) (billing.ChargeAttempt, error) {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		update := billing.ChargeUpdate{AttemptID: id, Status: status, Outcome: o, FollowUp: next}
 		batch := &pgx.Batch{}
-		queueChargeUpdate(batch, billing.ChargeUpdate{AttemptID: id, Status: status, Outcome: o})
+		queueChargeUpdate(batch, update)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
-		var current string
-		if err := tx.QueryRow(ctx, `SELECT status FROM charge_attempts WHERE id = $1`, id).Scan(&current); err != nil {
-			return err
-		}
-		if current != status {
-			return nil
-		}
-		return db.writeFollowUp(ctx, tx, next)
+		return db.writeChargeFollowUps(ctx, tx, []billing.ChargeUpdate{update})
 	})
 	if err != nil {
 		return billing.ChargeAttempt{}, fmt.Errorf("finish charge attempt %d: %w", id, err)

@@ -288,6 +288,65 @@ func TestCrashBetweenStripeAndCommitChargesOnce(t *testing.T) {
 	}
 }
 
+// TestADeclineLostToACrashStillReachesTheCustomer: Stripe declines, our
+// commit fails, so the charge's answer is lost; the decline then arrives
+// from Stripe's events (the reconciliation's sync here, a webhook as well)
+// and sets going what the answer would have: for a soft decline the
+// dunning, for a hard one the customer's message with its recovery link,
+// as for the same decline answered without a crash.
+func TestADeclineLostToACrashStillReachesTheCustomer(t *testing.T) {
+	for name, declineCode := range map[string]string{"soft decline": "insufficient_funds", "hard decline": "stolen_card"} {
+		t.Run(name, func(t *testing.T) {
+			stripe := newStripe(t, stripeemu.Options{SecretKey: emulatorKey})
+			h, proxy := newStoreBehindProxy(t, stripe)
+			card := func(email string) billing.PaymentMethod {
+				pm := h.recordedCard(email, "4242424242424242")
+				h.declineNext(pm.ID, declineCode)
+				return pm
+			}
+			answered, err := h.svc.Charge(asStaff(), billing.ChargeRequest{
+				PaymentMethodID: card("answered@example.com").ID, Amount: "42.00", Currency: "usd"})
+			if err != nil || answered.Status != billing.ChargeDeclined {
+				t.Fatalf("the charge answered: %+v, %v; want declined", answered, err)
+			}
+
+			crash := func(r *http.Request) {
+				if r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents" {
+					proxy.Down()
+				}
+			}
+			pm := card("lost@example.com")
+			stripe.answered.Store(&crash)
+			lost, err := h.svc.Charge(asStaff(), billing.ChargeRequest{PaymentMethodID: pm.ID, Amount: "42.00", Currency: "usd"})
+			stripe.answered.Store(nil)
+			proxy.Up()
+			if err == nil || h.attempt(lost.ID).Status != billing.ChargeProcessing {
+				t.Fatalf("the charge whose answer was lost: %+v, %v; want it processing", h.attempt(lost.ID), err)
+			}
+			if _, err := h.svc.Sync(context.Background(), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+
+			got, want := h.attempt(lost.ID), h.attempt(answered.ID)
+			messages := func(a billing.ChargeAttempt) (n int) {
+				for _, m := range h.notifications() {
+					if m.ChargeAttemptID == a.ID && m.Kind == billing.NotificationPaymentFailed {
+						n++
+					}
+				}
+				return n
+			}
+			if got.Status != want.Status || got.Dunning.Status != want.Dunning.Status || messages(got) != messages(want) {
+				t.Errorf("after the sync: %s, dunning %q, %d messages; answered: %s, dunning %q, %d messages",
+					got.Status, got.Dunning.Status, messages(got), want.Status, want.Dunning.Status, messages(want))
+			}
+			if messages(want)+len(want.Dunning.Status) == 0 {
+				t.Errorf("the answered decline set nothing going: the test proves nothing")
+			}
+		})
+	}
+}
+
 // TestRetryRefusedOnceStripeForgetsTheKey: past Stripe's 24 hours a resend
 // could charge again, so an old attempt of unknown outcome is not resent.
 func TestRetryRefusedOnceStripeForgetsTheKey(t *testing.T) {
