@@ -124,10 +124,11 @@ func (db *DB) PaymentTotals(ctx context.Context, q billing.PaymentQuery) ([]bill
 
 // FoldPaymentTotals adds the counter rows of the days before today (UTC)
 // into each key's shard 0 (migration 016), and returns how many keys it
-// folded. Its rows are taken in the order the counting trigger takes them;
-// it gives up rather than wait on a charge's counter row (lock_timeout),
-// so that it can never be the other half of a deadlock that fails a
-// charge: what it leaves is folded by the next run.
+// folded. It takes the rows it removes, then the shard 0 rows it adds to,
+// each in key order, as the counting trigger takes a charge's rows; and it
+// gives up rather than wait on a charge's row (lock_timeout), so that it
+// can never be the other half of a deadlock that fails a charge: what it
+// leaves, the next run folds.
 func (db *DB) FoldPaymentTotals(ctx context.Context, now time.Time) (int64, error) {
 	today := now.UTC().Format(time.DateOnly)
 	var folded int64
@@ -136,18 +137,17 @@ func (db *DB) FoldPaymentTotals(ctx context.Context, now time.Time) (int64, erro
 			return err
 		}
 		tag, err := tx.Exec(ctx, `
-			WITH locked AS (
-				SELECT day, status, currency, shard, n, amount, refunded, refunded_n FROM payment_day_totals t
-				WHERE day < $1::date AND EXISTS (SELECT 1 FROM payment_day_totals s
-					WHERE s.day = t.day AND s.status = t.status AND s.currency = t.currency AND s.shard <> 0)
-				ORDER BY day, status, currency, shard FOR UPDATE
-			), gone AS (
-				DELETE FROM payment_day_totals t USING locked l
-				WHERE l.shard <> 0 AND (t.day, t.status, t.currency, t.shard) = (l.day, l.status, l.currency, l.shard)
-				RETURNING l.day, l.status, l.currency, l.n, l.amount, l.refunded, l.refunded_n
+			WITH gone AS (
+				DELETE FROM payment_day_totals t
+				WHERE (t.day, t.status, t.currency, t.shard) IN (
+					SELECT day, status, currency, shard FROM payment_day_totals
+					WHERE day < $1::date AND shard <> 0
+					ORDER BY day, status, currency, shard FOR UPDATE)
+				RETURNING t.day, t.status, t.currency, t.n, t.amount, t.refunded, t.refunded_n
 			)
 			INSERT INTO payment_day_totals AS t (day, status, currency, shard, n, amount, refunded, refunded_n)
-			SELECT day, status, currency, 0, sum(n), sum(amount), sum(refunded), sum(refunded_n) FROM gone GROUP BY 1, 2, 3
+			SELECT day, status, currency, 0, sum(n), sum(amount), sum(refunded), sum(refunded_n) FROM gone
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 			ON CONFLICT ON CONSTRAINT payment_day_totals_pkey DO UPDATE SET
 				n = t.n + excluded.n, amount = t.amount + excluded.amount,
 				refunded = t.refunded + excluded.refunded, refunded_n = t.refunded_n + excluded.refunded_n`, today)
