@@ -51,6 +51,7 @@ func scanOrder(row pgx.Row, extra ...any) (shop.Order, error) {
 // orderIn reads an order and its lines in one round trip: a charge reads
 // its order several times, and each trip costs both processes a syscall.
 func orderIn(ctx context.Context, q querier, id int64, lock bool) (shop.Order, error) {
+	// Four aggregates over the same rows in one order: arrays of one length.
 	sql := `SELECT ` + orderColumns + `, l.products, l.names, l.unit_amounts, l.quantities` + orderFrom + `
 		CROSS JOIN LATERAL (SELECT coalesce(array_agg(product_id ORDER BY position), '{}') AS products,
 		                           coalesce(array_agg(name ORDER BY position), '{}') AS names,
@@ -69,9 +70,6 @@ func orderIn(ctx context.Context, q querier, id int64, lock bool) (shop.Order, e
 	o, err := scanOrder(q.QueryRow(ctx, sql, id), &products, &names, &unitAmounts, &quantities)
 	if err != nil {
 		return o, err
-	}
-	if len(names) != len(products) || len(unitAmounts) != len(products) || len(quantities) != len(products) {
-		return o, fmt.Errorf("order %d: lines of uneven columns", id)
 	}
 	for i := range products {
 		o.Lines = append(o.Lines, shop.OrderLine{ProductID: products[i], Name: names[i], UnitAmount: unitAmounts[i], Quantity: quantities[i]})
